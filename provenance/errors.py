@@ -1,0 +1,2 @@
+class ProvenanceError(Exception):
+    """Signing, verification or watermarking that cannot be done; the message is safe to show."""
