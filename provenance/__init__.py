@@ -1,0 +1,14 @@
+"""Provenance: invisible watermarks, C2PA credentials, and the generation ledger."""
+
+from .credentials import C2paReport, PemSigner, build_manifest, sign_file, verify_file
+from .devca import DevCA, ensure_dev_ca
+from .errors import ProvenanceError
+from .ledger import GenerationRecord, Ledger
+from .payload import make_payload, payload_is_valid
+from .watermark import DwtDctSvdWatermarker, WatermarkResult, Watermarker, get_watermarker
+
+__all__ = [
+    "C2paReport", "DevCA", "DwtDctSvdWatermarker", "GenerationRecord", "Ledger", "PemSigner", "ProvenanceError",
+    "WatermarkResult", "Watermarker", "build_manifest", "ensure_dev_ca", "get_watermarker", "make_payload",
+    "payload_is_valid", "sign_file", "verify_file",
+]

@@ -1,0 +1,63 @@
+"""Undo the usual obfuscations before any rule looks at a prompt.
+
+Two views come out: ``words`` keeps word boundaries (so "shop ornaments" never
+reads as "porn"), and the de-spaced view catches "p o r n" only where single
+letters were spaced out on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Format characters (zero-width space/joiners, BOM, bidi controls, soft hyphen)
+# that render as nothing but split words for a naive matcher.
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0]")
+
+# Letters from other scripts that look like Latin ones (NFKC leaves these alone).
+_HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+        "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ɡ": "g", "һ": "h",
+        "ո": "n", "п": "n", "ս": "u", "ԛ": "q", "ԝ": "w",
+        # Greek
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+        "υ": "u", "χ": "x", "ω": "w", "μ": "u", "γ": "y",
+    }
+)
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "l", "+": "t"})
+
+
+def _strip_marks(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+def _deleet_token(token: str) -> str:
+    # Only rewrite digits/symbols inside tokens that also hold letters, so
+    # "24 hours" and "3 dogs" keep their numbers.
+    if any(ch.isalpha() for ch in token) and any(not ch.isalpha() for ch in token):
+        return token.translate(_LEET)
+    return token
+
+
+def normalize(text: str) -> str:
+    """The canonical lower-case, single-spaced, Latin-letter form of a prompt."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE.sub("", text)
+    text = text.casefold().translate(_HOMOGLYPHS)
+    text = _strip_marks(text)
+    tokens = [_deleet_token(tok) for tok in text.split()]
+    text = " ".join(tokens)
+    # Squeeze characters repeated three or more times ("nuuuude" -> "nude").
+    text = re.sub(r"([a-z])\1{2,}", r"\1", text)
+    # Split on punctuation that is not inside a word (keeps "self-harm" but splits "gore.").
+    text = re.sub(r"[^\w\s'-]+", " ", text)
+    return " ".join(text.split())
+
+
+def join_spaced_letters(text: str) -> str:
+    """Collapse runs of 3+ single letters separated by spaces or dots: "p o r n" -> "porn"."""
+    return re.sub(r"\b(?:[a-z][\s._-]){2,}[a-z]\b", lambda m: re.sub(r"[\s._-]", "", m.group(0)), text)

@@ -1,0 +1,96 @@
+"""Settings for the whole road, from defaults, an optional YAML file and the environment.
+
+Everything has an embedded default, so a fresh install runs with no file at
+all: state (ledger, development CA, review queue) lives under ``home``, which
+is the user's config directory unless ``SKYSEAL_HOME`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from platformdirs import user_config_dir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+
+class GeneratorSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["procedural", "dit"] = "procedural"
+    weights: Path | None = None  # DiT safetensors; None = the bundled weights
+    delivery_size: int = Field(256, ge=64, le=2048, multiple_of=2)
+    num_frames: int = Field(16, ge=1, le=512)
+    fps: float = Field(8.0, gt=0, le=120)
+
+
+class SafetySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: Path | None = None  # None = safety's bundled default policy
+    output_sample_rate: float = Field(2.0, gt=0)  # frames per second of video checked
+    review: Literal["hold", "deliver"] = "hold"  # what happens to outputs a human must review
+
+
+class ProvenanceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    watermark: str = "dwtDctSvd"
+    signer_chain: Path | None = None  # PEM, leaf first; None = the development CA
+    signer_key: Path | None = None
+    signing_algorithm: str = "es256"
+    tsa_url: str | None = None
+    trust_anchors: list[Path] = []  # extra PEM roots; the dev CA root is added while it signs
+    crf: int = Field(18, ge=0, le=51)  # H.264 quality of delivered files
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    home: Path = Field(default_factory=lambda: Path(os.environ.get("SKYSEAL_HOME") or user_config_dir("skyseal")))
+    generator: GeneratorSettings = GeneratorSettings()
+    safety: SafetySettings = SafetySettings()
+    provenance: ProvenanceSettings = ProvenanceSettings()
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.home / "ledger.sqlite"
+
+    @property
+    def dev_ca_dir(self) -> Path:
+        return self.home / "dev-ca"
+
+    @property
+    def review_dir(self) -> Path:
+        return self.home / "review-queue"
+
+    @property
+    def uses_dev_ca(self) -> bool:
+        return self.provenance.signer_chain is None
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Settings from ``path``, else ``$SKYSEAL_CONFIG``, else ``<home>/config.yaml`` if it exists."""
+    candidate = path or os.environ.get("SKYSEAL_CONFIG")
+    if candidate is None:
+        default = Settings()
+        candidate = default.home / "config.yaml"
+        if not Path(candidate).is_file():
+            return default
+    p = Path(candidate)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {p} must hold a mapping")
+        return Settings.model_validate(data)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        raise ConfigError(f"config file {p} is invalid: {problems}") from None

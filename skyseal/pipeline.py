@@ -1,0 +1,170 @@
+"""The road every video takes: filter -> generate -> classify -> watermark -> sign -> record.
+
+``Pipeline.run`` reads top to bottom as that road.  Each component is
+swappable (any object with the same call shape), and ``Pipeline.from_settings``
+builds the defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+from generator import GeneratedVideo, VideoGenerator, upscale
+from provenance import C2paReport, GenerationRecord, Ledger, Watermarker, build_manifest, make_payload, sign_file, verify_file
+from safety import Decision, OutputClassifier, PromptFilter
+
+from . import __version__
+from .config import Settings
+from .media import atomic_output, encode_mp4
+from .signing import SigningSetup, signing_setup
+
+log = logging.getLogger("skyseal.pipeline")
+
+
+@dataclass
+class GenerationResult:
+    status: str  # "delivered" | "blocked" | "held_for_review"
+    prompt_decision: Decision
+    output_decision: Decision | None = None
+    payload: str | None = None
+    path: Path | None = None
+    sha256: str | None = None
+    manifest: C2paReport | None = None
+    model_version: str | None = None
+    seed: int | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> bool:
+        return self.status == "blocked"
+
+    @property
+    def reason(self) -> str:
+        decision = self.output_decision if self.output_decision and self.output_decision.action != "allow" else self.prompt_decision
+        return "; ".join(decision.reasons) or decision.action
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "prompt_decision": self.prompt_decision.to_dict(),
+            "output_decision": self.output_decision.to_dict() if self.output_decision else None,
+            "payload": self.payload,
+            "path": str(self.path) if self.path else None,
+            "sha256": self.sha256,
+            "manifest": self.manifest.to_dict() if self.manifest else None,
+            "model_version": self.model_version,
+            "seed": self.seed,
+        }
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        prompt_filter: PromptFilter,
+        generator: VideoGenerator,
+        output_classifier: OutputClassifier,
+        watermarker: Watermarker,
+        signing: SigningSetup,
+        ledger: Ledger,
+        settings: Settings,
+    ) -> None:
+        self.prompt_filter = prompt_filter
+        self.generator = generator
+        self.output_classifier = output_classifier
+        self.watermarker = watermarker
+        self.signing = signing
+        self.ledger = ledger
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Pipeline":
+        from .components import build_generator, build_watermarker
+        from safety import load_policy
+
+        policy = load_policy(settings.safety.policy)
+        return cls(
+            prompt_filter=PromptFilter(policy),
+            generator=build_generator(settings.generator),
+            output_classifier=OutputClassifier(policy, sample_rate=settings.safety.output_sample_rate),
+            watermarker=build_watermarker(settings.provenance),
+            signing=signing_setup(settings),
+            ledger=Ledger(settings.ledger_path),
+            settings=settings,
+        )
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def __call__(self, prompt: str, *, output: str | Path, seed: int | None = None) -> GenerationResult:
+        return self.run(prompt, output=output, seed=seed)
+
+    def run(self, prompt: str, *, output: str | Path, seed: int | None = None) -> GenerationResult:
+        seed = secrets.randbits(31) if seed is None else int(seed)
+
+        # 1. Prompt filter: a blocked prompt never reaches the generator.
+        prompt_decision = self.prompt_filter.check(prompt)
+        log.info("prompt decision", extra={"action": prompt_decision.action, "categories": prompt_decision.categories})
+        if prompt_decision.blocked:
+            return GenerationResult("blocked", prompt_decision, seed=seed)
+
+        # 2. Generate, then bring to delivery size.
+        gen_cfg = self.settings.generator
+        video: GeneratedVideo = self.generator(prompt, seed=seed, num_frames=gen_cfg.num_frames)
+        frames = upscale(video.frames, gen_cfg.delivery_size)
+
+        # 3. Output classifiers: a blocked output is never written as a deliverable.
+        output_decision = self.output_classifier.classify(frames, video.fps)
+        if output_decision.blocked:
+            return GenerationResult("blocked", prompt_decision, output_decision, model_version=video.model_version, seed=seed)
+
+        held = "review" in (prompt_decision.action, output_decision.action) and self.settings.safety.review == "hold"
+        payload = make_payload()
+        destination = self.settings.review_dir / f"{payload}.mp4" if held else Path(output)
+
+        # 4. Invisible watermark carrying the payload.
+        marked = self.watermarker.embed(frames, payload)
+
+        # 5. H.264 MP4, then C2PA signing; the file appears complete or not at all.
+        manifest = build_manifest(
+            title=destination.name, claim_generator="skyseal", version=__version__,
+            watermark_payload=payload, watermark_algorithm=self.watermarker.algorithm,
+            extra_assertions=[{"label": "com.skyseal.generation", "data": {"model_version": video.model_version, "seed": seed}}],
+        )
+        with tempfile.TemporaryDirectory(prefix="skyseal-") as work, atomic_output(destination) as tmp_out:
+            plain = Path(work) / "unsigned.mp4"
+            encode_mp4(marked, plain, fps=video.fps, crf=self.settings.provenance.crf)
+            sign_file(plain, tmp_out, manifest, self.signing.signer)
+            report = verify_file(tmp_out, trust_anchors_pem=self.signing.trust_anchors_pem)
+            digest = sha256_file(tmp_out)
+            # 6. Ledger record, before the file is visible: nothing we deliver goes unrecorded.
+            self.ledger.add(
+                GenerationRecord(
+                    payload=payload, sha256=digest, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+                    model_version=video.model_version, seed=seed, prompt=prompt, file_name=destination.name,
+                    manifest_label=report.manifest_label, watermark_algorithm=self.watermarker.algorithm,
+                    decisions={"prompt": prompt_decision.to_dict(), "output": output_decision.to_dict()},
+                    extra={"status": "held_for_review" if held else "delivered"},
+                )
+            )
+        status = "held_for_review" if held else "delivered"
+        return GenerationResult(status, prompt_decision, output_decision, payload=payload, path=destination, sha256=digest,
+                                manifest=report, model_version=video.model_version, seed=seed, details=video.details)
+
+
+__all__ = ["GenerationResult", "Pipeline", "sha256_file"]
