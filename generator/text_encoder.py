@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-MAX_TOKENS = 32  # the world's longest captions tokenise to ~25 word pieces
+MAX_TOKENS = 24  # the world's longest captions tokenise to 22 word pieces
 TEXT_DIM = 384
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .errors import ProvenanceError
 from .payload import PAYLOAD_BITS, bits_to_payload, payload_is_valid, payload_to_bits
 
 # Probability that a random 64-bit string passes the payload's CRC-16.
@@ -52,6 +53,7 @@ class DwtDctSvdWatermarker:
     """
 
     algorithm = "invisible-watermark/dwtDctSvd"
+    MIN_PIXELS = 256 * 256  # the package refuses smaller images
 
     def __init__(self, *, min_agreement: float = 0.75, max_frames: int = 32) -> None:
         self.min_agreement = min_agreement
@@ -60,6 +62,8 @@ class DwtDctSvdWatermarker:
     def embed(self, frames: np.ndarray, payload_hex: str) -> np.ndarray:
         from imwatermark import WatermarkEncoder
 
+        if frames.shape[1] * frames.shape[2] < self.MIN_PIXELS:
+            raise ProvenanceError(f"{self.algorithm} needs frames of at least 256x256 pixels, got {frames.shape[2]}x{frames.shape[1]}")
         bits = payload_to_bits(payload_hex).tolist()
         encoder = WatermarkEncoder()
         encoder.set_watermark("bits", bits)
@@ -74,7 +78,7 @@ class DwtDctSvdWatermarker:
 
         decoder = WatermarkDecoder("bits", PAYLOAD_BITS)
         idx = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), self.max_frames)).round().astype(int))
-        if min(frames.shape[1:3]) < 64:
+        if frames.shape[1] * frames.shape[2] < self.MIN_PIXELS:
             return WatermarkResult(False, None, 0.0, 1.0, self.algorithm, 0)
         decoded = np.array(
             [np.asarray(decoder.decode(np.ascontiguousarray(frames[i][..., ::-1]), "dwtDctSvd"), dtype=np.uint8) for i in idx]

@@ -58,6 +58,15 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+_SPACED_RUN = re.compile(r"\b(?:[a-z][\s._-]){2,}[a-z]\b")
+
+
 def join_spaced_letters(text: str) -> str:
     """Collapse runs of 3+ single letters separated by spaces or dots: "p o r n" -> "porn"."""
-    return re.sub(r"\b(?:[a-z][\s._-]){2,}[a-z]\b", lambda m: re.sub(r"[\s._-]", "", m.group(0)), text)
+    return _SPACED_RUN.sub(lambda m: re.sub(r"[\s._-]", "", m.group(0)), text)
+
+
+def spaced_runs(text: str) -> list[str]:
+    """The joined letters of each spaced-out run; a term anywhere inside one was spelled out on purpose
+    ("a n a k e d" -> "anaked" holds "naked", the article having joined the run)."""
+    return [re.sub(r"[\s._-]", "", m.group(0)) for m in _SPACED_RUN.finditer(text)]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from .decision import Decision, Finding, strictest
-from .normalize import join_spaced_letters, normalize
+from .normalize import join_spaced_letters, normalize, spaced_runs
 from .policy import Policy, load_policy
 
 
@@ -22,17 +22,24 @@ class LexiconLayer:
 
     def __init__(self, policy: Policy) -> None:
         self._patterns: dict[str, re.Pattern[str]] = {}
+        self._inside: dict[str, re.Pattern[str]] = {}
         for category, rules in policy.for_stage("prompt").items():
             terms = sorted({normalize(t) for t in rules.terms if t.strip()}, key=len, reverse=True)
             if terms:
                 alternatives = "|".join(re.escape(t) for t in terms)
                 self._patterns[category] = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
+                # Inside spelled-out runs, single-word terms of 4+ letters match anywhere.
+                inner = [re.escape(t) for t in terms if " " not in t and len(t) >= 4]
+                if inner:
+                    self._inside[category] = re.compile("|".join(inner))
 
-    def findings(self, views: Sequence[str]) -> list[Finding]:
+    def findings(self, views: Sequence[str], runs: Sequence[str] = ()) -> list[Finding]:
         found: list[Finding] = []
         for category, pattern in self._patterns.items():
-            for view in views:
-                m = pattern.search(view)
+            inside = self._inside.get(category)
+            candidates = [(pattern, v) for v in views] + [(inside, r) for r in runs if inside is not None]
+            for regex, view in candidates:
+                m = regex.search(view)
                 if m:
                     found.append(Finding(category=category, score=1.0, source=f"{self.name}:{category}", evidence=m.group(0)))
                     break
@@ -62,7 +69,8 @@ class PromptFilter:
             despaced = join_spaced_letters(text)
             if despaced != text:
                 views.append(despaced)
-            findings = [f for layer in self.layers for f in layer.findings(views)]
+            runs = spaced_runs(text)
+            findings = [f for layer in self.layers for f in layer.findings(views, runs)]
             decisions.append(self._decide(findings, text))
         return decisions
 

@@ -117,14 +117,20 @@ class ParsedPrompt:
     person_motion: str | None = None
 
 
-def _first_match(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
-    best: tuple[int, str] | None = None
+def _find(text: str, table: dict[str, tuple[str, ...]]) -> tuple[str, tuple[int, int]] | None:
+    """The key of the earliest phrase found in ``text``, with the phrase's span."""
+    best: tuple[str, tuple[int, int]] | None = None
     for key, phrases in table.items():
         for phrase in phrases:
             m = re.search(rf"\b{re.escape(phrase)}\b", text)
-            if m and (best is None or m.start() < best[0]):
-                best = (m.start(), key)
-    return best[1] if best else None
+            if m and (best is None or m.start() < best[1][0]):
+                best = (key, m.span())
+    return best
+
+
+def _first_match(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
+    found = _find(text, table)
+    return found[0] if found else None
 
 
 def _merge(*tables: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -137,6 +143,11 @@ def _merge(*tables: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
 
 def parse(prompt: str) -> ParsedPrompt:
     text = " ".join(prompt.lower().split())
+    # The background is read first and cut out, so "a purple background" never
+    # lends its colour to the object.
+    bg = _find(text, _merge(BACKGROUND_PHRASES, {b: (b + " background",) for b in BACKGROUNDS}))
+    if bg is not None:
+        text = text[: bg[1][0]] + " " + text[bg[1][1]:]
     role = _first_match(text, {r: (r, r + "s") for r in ROLES})
     colour = _first_match(text, {c: (c,) for c in COLOURS} | {"grey": ("gray",)})
     colour = None if colour == "grey" else colour
@@ -149,7 +160,7 @@ def parse(prompt: str) -> ParsedPrompt:
         shape=_first_match(text, SHAPE_WORDS),
         size=_first_match(text, SIZE_WORDS),
         motion=_first_match(text, motion_table),
-        background=_first_match(text, _merge(BACKGROUND_PHRASES, {b: (b,) for b in BACKGROUNDS})),
+        background=bg[0] if bg else None,
         role=role,
         tone_band=_first_match(text, _merge(TONE_WORDS, {b: (b + " skin",) for b in TONE_BANDS})),
         person_motion=person_motion,
