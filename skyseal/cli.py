@@ -101,24 +101,8 @@ def generate(
     err.print(f"[green]wrote[/] {result.path} (sha256 {result.sha256})")
 
 
-@app.command(epilog="Example: skyseal detect suspicious.mp4")
-def detect(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A video or image to examine.")],
-) -> None:
-    """Say what is known about a file's origin: C2PA, watermark and ledger evidence, as JSON."""
-    from provenance import Ledger
-
-    from .components import build_watermarker
-    from .detect import detect_file
-    from .signing import trust_anchors
-
-    settings = _settings(ctx)
-    with Ledger(settings.ledger_path) as ledger:
-        verdict = detect_file(file, watermarker=build_watermarker(settings.provenance), ledger=ledger,
-                              trust_anchors_pem=trust_anchors(settings))
-    _print_json(verdict.to_dict())
-    err.print(f"{verdict.label}: " + "; ".join(verdict.evidence))
+# Commands that live in their own modules register themselves on `app` when imported.
+from . import cli_detect  # noqa: E402,F401  (registers: detect)
 
 
 def main(argv: list[str] | None = None) -> int:
