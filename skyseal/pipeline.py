@@ -94,14 +94,12 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Pipeline":
-        from .components import build_generator, build_watermarker
-        from safety import load_policy
+        from .components import build_generator, build_output_classifier, build_prompt_filter, build_watermarker
 
-        policy = load_policy(settings.safety.policy)
         return cls(
-            prompt_filter=PromptFilter(policy),
+            prompt_filter=build_prompt_filter(settings),
             generator=build_generator(settings.generator),
-            output_classifier=OutputClassifier(policy, sample_rate=settings.safety.output_sample_rate),
+            output_classifier=build_output_classifier(settings),
             watermarker=build_watermarker(settings.provenance),
             signing=signing_setup(settings),
             ledger=Ledger(settings.ledger_path),
