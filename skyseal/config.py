@@ -48,6 +48,24 @@ class ProvenanceSettings(BaseModel):
     crf: int = Field(18, ge=0, le=51)  # H.264 quality of delivered files
 
 
+class ServiceSettings(BaseModel):
+    """The HTTP service (``skyseal serve``): limits, queue, paths it may read, logging."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1024)
+    queue_size: int = Field(16, ge=1, le=10_000)  # queued + running generate jobs before 429
+    workers: int = Field(1, ge=1, le=64)  # generate worker threads, each with its own pipeline
+    detect_concurrency: int = Field(2, ge=1, le=64)  # detect/verify calls in flight before 429
+    allowed_paths: list[Path] = []  # server-side folders /v1/detect may read; empty = uploads only
+    cors_origins: list[str] = []  # empty = CORS off
+    log_prompts: bool = False  # prompt text in access logs
+    default_rate_per_minute: int = Field(60, ge=1)  # per API key, unless the key sets its own
+    retry_after_seconds: int = Field(5, ge=1)  # advertised when the job queue is full
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -55,6 +73,7 @@ class Settings(BaseModel):
     generator: GeneratorSettings = GeneratorSettings()
     safety: SafetySettings = SafetySettings()
     provenance: ProvenanceSettings = ProvenanceSettings()
+    service: ServiceSettings = ServiceSettings()
 
     @property
     def ledger_path(self) -> Path:
