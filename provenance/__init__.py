@@ -1,6 +1,9 @@
 """Provenance: invisible watermarks, C2PA credentials, and the generation ledger."""
 
 from .credentials import C2paReport, PemSigner, build_manifest, sign_file, verify_file
+from .credentials import prompt_digest
+from .signers import CallbackSigner, Signer
+from .strip import strip_credentials
 from .devca import DevCA, ensure_dev_ca
 from .errors import ProvenanceError
 from .ledger import GenerationRecord, Ledger
@@ -12,3 +15,4 @@ __all__ = [
     "WatermarkResult", "Watermarker", "build_manifest", "ensure_dev_ca", "get_watermarker", "make_payload",
     "payload_is_valid", "sign_file", "verify_file",
 ]
+__all__ += ["CallbackSigner", "Signer", "prompt_digest", "strip_credentials"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from platformdirs import user_config_dir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from .errors import ConfigError
 
@@ -36,6 +36,26 @@ class SafetySettings(BaseModel):
     review: Literal["hold", "deliver"] = "hold"  # what happens to outputs a human must review
 
 
+TrainingUse = Literal["allowed", "notAllowed", "constrained"]
+
+
+class TrainingMiningEntry(BaseModel):
+    """One cawg.training-mining entry; constraint_info says what the constraint is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    use: TrainingUse
+    constraint_info: str | None = None
+
+
+# Generated video is kept out of model training by default (training on synthetic
+# output degrades models); inference, e.g. by deepfake detectors, stays allowed.
+DEFAULT_TRAINING_MINING: dict[str, TrainingUse] = {
+    "cawg.ai_generative_training": "notAllowed", "cawg.ai_training": "notAllowed",
+    "cawg.data_mining": "notAllowed", "cawg.ai_inference": "allowed",
+}
+
+
 class ProvenanceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,7 +65,17 @@ class ProvenanceSettings(BaseModel):
     signing_algorithm: str = "es256"
     tsa_url: str | None = None
     trust_anchors: list[Path] = []  # extra PEM roots; the dev CA root is added while it signs
+    # "package.module:function" taking the bytes to sign and returning the signature, so the
+    # key can stay in a KMS/HSM; signer_chain holds its certificate chain, signer_key stays unset.
+    signer_callback: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    # cawg.training-mining entries: a use (allowed / notAllowed / constrained) or {use, constraint_info}.
+    training_mining: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][\w-]*\.[\w.-]+$")],
+                          TrainingUse | TrainingMiningEntry] = Field(default_factory=lambda: dict(DEFAULT_TRAINING_MINING))
     crf: int = Field(18, ge=0, le=51)  # H.264 quality of delivered files
+
+    def training_mining_entries(self) -> dict[str, dict]:
+        return {name: {"use": v} if isinstance(v, str) else v.model_dump(exclude_none=True)
+                for name, v in self.training_mining.items()}
 
 
 class ServiceSettings(BaseModel):

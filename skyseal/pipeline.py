@@ -18,6 +18,7 @@ from pathlib import Path
 
 from generator import GeneratedVideo, VideoGenerator, upscale
 from provenance import C2paReport, GenerationRecord, Ledger, Watermarker, build_manifest, make_payload, sign_file, verify_file
+from provenance import prompt_digest
 from safety import Decision, OutputClassifier, PromptFilter
 
 from . import __version__
@@ -140,8 +141,10 @@ class Pipeline:
 
         # 5. H.264 MP4, then C2PA signing; the file appears complete or not at all.
         manifest = build_manifest(
-            title=destination.name, claim_generator="skyseal", version=__version__,
-            watermark_payload=payload, watermark_algorithm=self.watermarker.algorithm,
+            title=destination.name, claim_generator="skyseal", version=__version__, model=video.model_version,
+            watermark_payload=payload, watermark_algorithm=self.watermarker.algorithm, duration_s=len(marked) / video.fps,
+            training_mining=self.settings.provenance.training_mining_entries(),
+            prompt_sha256=prompt_digest(prompt), decisions=[prompt_decision, output_decision],
             extra_assertions=[{"label": "com.skyseal.generation", "data": {"model_version": video.model_version, "seed": seed}}],
         )
         with tempfile.TemporaryDirectory(prefix="skyseal-") as work, atomic_output(destination) as tmp_out:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
-from provenance import PemSigner, ensure_dev_ca
+from provenance import CallbackSigner, PemSigner, Signer, ensure_dev_ca
 
 from .config import Settings
 from .errors import ConfigError
@@ -12,7 +13,7 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class SigningSetup:
-    signer: PemSigner
+    signer: Signer
     trust_anchors_pem: str | None  # concatenated PEM roots, None = trust nothing
 
 
@@ -32,7 +33,9 @@ def trust_anchors(settings: Settings) -> str | None:
 
 def signing_setup(settings: Settings) -> SigningSetup:
     cfg = settings.provenance
-    if settings.uses_dev_ca:
+    if cfg.signer_callback:
+        signer = _callback_signer(settings)
+    elif settings.uses_dev_ca:
         ca = ensure_dev_ca(settings.dev_ca_dir)
         signer = PemSigner(ca.signer_chain, ca.signer_key, "es256", cfg.tsa_url)
     else:
@@ -40,3 +43,24 @@ def signing_setup(settings: Settings) -> SigningSetup:
             raise ConfigError("provenance.signer_chain is set but provenance.signer_key is not")
         signer = PemSigner(cfg.signer_chain, cfg.signer_key, cfg.signing_algorithm, cfg.tsa_url)
     return SigningSetup(signer=signer, trust_anchors_pem=trust_anchors(settings))
+
+
+def _callback_signer(settings: Settings) -> CallbackSigner:
+    """A signer whose key stays in a KMS/HSM, reached through ``provenance.signer_callback``."""
+    cfg = settings.provenance
+    if cfg.signer_chain is None:
+        raise ConfigError("provenance.signer_callback needs provenance.signer_chain (the signer's certificate chain)")
+    if cfg.signer_key is not None:
+        raise ConfigError("set provenance.signer_callback or provenance.signer_key, not both")
+    module_name, _, func_name = cfg.signer_callback.partition(":")
+    try:
+        sign = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"provenance.signer_callback {cfg.signer_callback!r} cannot be loaded: {type(exc).__name__}") from None
+    if not callable(sign):
+        raise ConfigError(f"provenance.signer_callback {cfg.signer_callback!r} is not callable")
+    try:
+        chain = cfg.signer_chain.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read provenance.signer_chain {cfg.signer_chain}: {exc}") from None
+    return CallbackSigner(sign, chain, cfg.signing_algorithm, cfg.tsa_url)
