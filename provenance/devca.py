@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,8 +83,7 @@ def ensure_dev_ca(folder: str | os.PathLike, *, organisation: str = "Skyseal dev
     ca = DevCA(Path(folder))
     if ca.exists():
         return ca
-    ca.folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(ca.folder, 0o700)
+    ca.folder.parent.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
 
     root_key = ec.generate_private_key(ec.SECP256R1())
@@ -136,10 +137,20 @@ def ensure_dev_ca(folder: str | os.PathLike, *, organisation: str = "Skyseal dev
     pem = serialization.Encoding.PEM
     pkcs8 = serialization.PrivateFormat.PKCS8
     plain = serialization.NoEncryption()
-    _write_private(ca.root_key, root_key.private_bytes(pem, pkcs8, plain))
-    _write_private(ca.signer_key, leaf_key.private_bytes(pem, pkcs8, plain))
-    _write_public(ca.root_cert, root.public_bytes(pem))
-    _write_public(ca.signer_chain, leaf.public_bytes(pem) + root.public_bytes(pem))
-    if not ca.exists():  # pragma: no cover - only on a racing writer deleting files
-        raise ProvenanceError(f"could not create the development CA in {ca.folder}")
+    # Written into a private (0700) staging folder, then renamed into place: the four
+    # files appear together or not at all, and of two processes creating the CA at
+    # once exactly one wins, so a root never gets paired with the other's leaf.
+    staging = DevCA(Path(tempfile.mkdtemp(prefix=f".{ca.folder.name}.", dir=ca.folder.parent)))
+    try:
+        _write_private(staging.root_key, root_key.private_bytes(pem, pkcs8, plain))
+        _write_private(staging.signer_key, leaf_key.private_bytes(pem, pkcs8, plain))
+        _write_public(staging.root_cert, root.public_bytes(pem))
+        _write_public(staging.signer_chain, leaf.public_bytes(pem) + root.public_bytes(pem))
+        try:
+            os.rename(staging.folder, ca.folder)  # replaces an empty folder, never a populated one
+        except OSError:
+            if not ca.exists():
+                raise ProvenanceError(f"{ca.folder} exists but is not a complete development CA; move it aside") from None
+    finally:
+        shutil.rmtree(staging.folder, ignore_errors=True)
     return ca

@@ -199,3 +199,37 @@ def test_dev_ca_leaf_is_what_c2pa_accepts(tmp_path):
     assert aki == root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert isinstance(leaf.public_key(), ec.EllipticCurvePublicKey) and leaf.public_key().curve.name == "secp256r1"
+
+
+def test_dev_ca_created_once_under_concurrent_first_use(tmp_path):
+    import stat
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptography import x509
+
+    folder = tmp_path / "home" / "dev-ca"
+    start = threading.Barrier(4)
+
+    def first_use(_):
+        start.wait()
+        return ensure_dev_ca(folder)
+
+    with ThreadPoolExecutor(4) as pool:
+        cas = list(pool.map(first_use, range(4)))
+    ca = cas[0]
+    leaf, chain_root = x509.load_pem_x509_certificates(ca.signer_chain.read_bytes())
+    assert chain_root == x509.load_pem_x509_certificate(ca.root_cert.read_bytes())  # one root, its own leaf
+    leaf_key = _key(ca.signer_key).public_key()
+    assert leaf.public_key().public_numbers() == leaf_key.public_numbers()
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["dev-ca"]  # no staging folders left
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_incomplete_dev_ca_folder_is_reported_not_mixed(tmp_path):
+    folder = tmp_path / "dev-ca"
+    folder.mkdir()
+    (folder / "root.pem").write_text("left over")
+    with pytest.raises(ProvenanceError, match="not a complete development CA"):
+        ensure_dev_ca(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev-ca"]
