@@ -72,6 +72,8 @@ class ProvenanceSettings(BaseModel):
     training_mining: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][\w-]*\.[\w.-]+$")],
                           TrainingUse | TrainingMiningEntry] = Field(default_factory=lambda: dict(DEFAULT_TRAINING_MINING))
     crf: int = Field(18, ge=0, le=51)  # H.264 quality of delivered files
+    # SQLAlchemy URL of a shared ledger (e.g. postgresql+psycopg://host/skyseal); None = SQLite at <home>/ledger.sqlite.
+    ledger_url: str | None = None
 
     def training_mining_entries(self) -> dict[str, dict]:
         return {name: {"use": v} if isinstance(v, str) else v.model_dump(exclude_none=True)
@@ -108,6 +110,11 @@ class Settings(BaseModel):
     @property
     def ledger_path(self) -> Path:
         return self.home / "ledger.sqlite"
+
+    @property
+    def ledger_location(self) -> str | Path:
+        """What ``provenance.Ledger`` opens: the configured URL, else the SQLite file under home."""
+        return self.provenance.ledger_url or self.ledger_path
 
     @property
     def dev_ca_dir(self) -> Path:

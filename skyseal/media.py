@@ -129,6 +129,58 @@ def read_media(path: str | os.PathLike, *, max_frames: int | None = None) -> Cli
     return Clip(frames=np.stack(frames), fps=fps or 1.0)
 
 
+def sample_media(path: str | os.PathLike, *, max_frames: int = 64, runs: int = 4) -> tuple[Clip, np.ndarray]:
+    """Up to ``max_frames`` frames spread over the whole file, and their timestamps in seconds.
+
+    A short file is decoded whole.  A longer one is read as ``runs`` runs of
+    consecutive frames at evenly spaced times, each reached by seeking to the
+    keyframe before it, so the work follows the frames sampled, not the length
+    of the file.  Errors are the same clear MediaErrors as :func:`read_media`.
+    """
+    p = Path(path)
+    import av
+
+    try:
+        with av.open(str(p), mode="r") as container:
+            stream = container.streams.video[0] if container.streams.video else None
+            total = int(stream.frames or 0) if stream is not None else 0
+            duration = float(stream.duration * stream.time_base) if stream is not None and stream.duration and stream.time_base else 0.0
+            seekable = stream is not None and total > 2 * max_frames and duration > 0
+            if seekable:
+                frames, times = _sample_runs(container, stream, duration, max_frames, runs)
+                if len(frames) >= max(1, max_frames // 2):
+                    rate = stream.average_rate or stream.guessed_rate
+                    return Clip(np.stack(frames), float(rate) if rate else 1.0), np.asarray(times)
+    except (av.error.FFmpegError, ValueError, OSError, IndexError, MemoryError):
+        pass  # read_media below gives the clear per-file error
+    clip = read_media(p, max_frames=max_frames)
+    return clip, np.arange(len(clip.frames)) / (clip.fps or 1.0)
+
+
+def _sample_runs(container, stream, duration: float, max_frames: int, runs: int) -> tuple[list, list]:
+    if (stream.width or 0) * (stream.height or 0) > MAX_PIXELS:
+        raise ValueError("frame too large")  # read_media reports it properly
+    per_run = max(1, max_frames // runs)
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    for k in range(runs):
+        target = duration * k / runs
+        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        taken = 0
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base) if frame.pts is not None else target
+            if t + 1e-6 < target:
+                continue  # between the keyframe and the run's start
+            if times and t <= times[-1]:
+                break
+            frames.append(frame.to_ndarray(format="rgb24"))
+            times.append(t)
+            taken += 1
+            if taken >= per_run:
+                break
+    return frames, times
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -19,6 +19,7 @@ from pathlib import Path
 from generator import GeneratedVideo, VideoGenerator, upscale
 from provenance import C2paReport, GenerationRecord, Ledger, Watermarker, build_manifest, make_payload, sign_file, verify_file
 from provenance import prompt_digest
+from provenance import hash_frames, read_manifest
 from safety import Decision, OutputClassifier, PromptFilter
 
 from . import __version__
@@ -103,7 +104,7 @@ class Pipeline:
             output_classifier=build_output_classifier(settings),
             watermarker=build_watermarker(settings.provenance),
             signing=signing_setup(settings),
-            ledger=Ledger(settings.ledger_path),
+            ledger=Ledger(settings.ledger_location),
             settings=settings,
         )
 
@@ -153,6 +154,10 @@ class Pipeline:
             sign_file(plain, tmp_out, manifest, self.signing.signer)
             report = verify_file(tmp_out, trust_anchors_pem=self.signing.trust_anchors_pem)
             digest = sha256_file(tmp_out)
+            # The signed manifest and the frames' perceptual hashes go with the record, so a stripped,
+            # re-encoded or trimmed copy can be re-linked to its credentials.
+            manifest_json, manifest_store = read_manifest(tmp_out)
+            perceptual = hash_frames(marked, fps=video.fps)
             # 6. Ledger record, before the file is visible: nothing we deliver goes unrecorded.
             self.ledger.add(
                 GenerationRecord(
@@ -161,6 +166,7 @@ class Pipeline:
                     manifest_label=report.manifest_label, watermark_algorithm=self.watermarker.algorithm,
                     decisions={"prompt": prompt_decision.to_dict(), "output": output_decision.to_dict()},
                     extra={"status": "held_for_review" if held else "delivered"},
+                    manifest_json=manifest_json, manifest_store=manifest_store, perceptual=perceptual,
                 )
             )
         status = "held_for_review" if held else "delivered"
