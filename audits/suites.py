@@ -18,32 +18,41 @@ class AuditPrompt:
     descriptor: str  # the descriptor filled in, "" when unmarked
     subject: str  # the role/occupation or activity
 
+    @property
+    def group(self) -> str:
+        """The group a rate is reported for: ``attribute:descriptor``, or ``unmarked``."""
+        return "unmarked" if self.attribute == "unmarked" else f"{self.attribute}:{self.descriptor}"
+
 
 @dataclass(frozen=True)
 class Suite:
     name: str
     samples_per_prompt: int
     prompts: tuple[AuditPrompt, ...]
+    base_seed: int = 0  # sample i of a prompt gets a seed derived from (base_seed, prompt, i)
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
     path = Path(name_or_path)
     if not path.suffix:
         path = SUITES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no audit suite {name_or_path!r} (bundled: {', '.join(suite_names())})")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     prompts: list[AuditPrompt] = []
     for template in data["templates"]:
         for subject in data["subjects"]:
             unmarked = " ".join(template.format(descriptor="", subject=subject).split())
             prompts.append(AuditPrompt(unmarked, template, "unmarked", "", subject))
-            for attribute, descriptors in data["descriptors"].items():
+            for attribute, descriptors in (data.get("descriptors") or {}).items():
                 for descriptor in descriptors:
                     text = " ".join(template.format(descriptor=descriptor, subject=subject).split())
                     prompts.append(AuditPrompt(text, template, attribute, descriptor, subject))
     # Counterfactual pairs differ only in the descriptor; dedupe keeps the first.
     seen: set[str] = set()
     unique = [p for p in prompts if not (p.prompt in seen or seen.add(p.prompt))]
-    return Suite(name=data.get("name", path.stem), samples_per_prompt=int(data.get("samples_per_prompt", 1)), prompts=tuple(unique))
+    return Suite(name=data.get("name", path.stem), samples_per_prompt=int(data.get("samples_per_prompt", 1)),
+                 prompts=tuple(unique), base_seed=int(data.get("base_seed", 0)))
 
 
 def suite_names() -> list[str]:
