@@ -33,7 +33,7 @@ ACCEPTED_TYPES = {"video/mp4", "video/quicktime", "video/x-msvideo", "video/avi"
 MULTIPART_FIELD = "file"
 # Room for the multipart boundary and part headers around a file at the size limit.
 MULTIPART_OVERHEAD = 16 * 1024
-MAX_JSON_BODY = 16 * 1024
+MAX_JSON_BODY = 64 * 1024  # a 4096-character path, every character \u-escaped
 
 
 @dataclass(frozen=True)
