@@ -125,7 +125,7 @@ def representation_table(
             row[f"p_{name}"] = gof_pvalue(values, target, rng=rng)
         row["distribution"] = dist.round(4).tolist()
         rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=None if rows else ["role", "clips", "n"])
     for name in ("parity", "reference"):
         col = f"p_{name}"
         if col in table and table[col].notna().any():

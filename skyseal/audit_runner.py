@@ -43,6 +43,7 @@ class AuditOptions:
     num_frames: int = 4
     size: int = 128
     save_frames: bool = True  # a contact sheet (first, middle, last frame) per clip, for people to look at
+    generate: bool = True  # False: a filter-only audit, no clip is generated or classified
 
 
 class PipelineSampler:
@@ -63,7 +64,12 @@ class PipelineSampler:
         todo = sorted({p for p in prompts} - set(self.decisions))
         if todo:
             batch = getattr(self.prompt_filter, "check_batch", None)
-            found = batch(todo) if batch else [self.prompt_filter.check(p) for p in todo]
+            if batch is not None:
+                found = batch(todo)
+            elif hasattr(self.prompt_filter, "check"):
+                found = [self.prompt_filter.check(p) for p in todo]
+            else:
+                found = [_plain_decision(self.prompt_filter(p)) for p in todo]
             self.decisions.update(zip(todo, found))
         return self.decisions
 
@@ -87,7 +93,7 @@ class PipelineSampler:
                  getattr(getattr(self.prompt_filter, "policy", None), "version", "?"),
                  ",".join(type(layer).__name__ for layer in getattr(self.prompt_filter, "layers", [])),
                  ",".join(type(s).__name__ for s in getattr(self.output_classifier, "scorers", [])),
-                 str(self.options.num_frames), str(self.options.size)]
+                 str(self.options.num_frames), str(self.options.size), str(self.options.generate)]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     def __call__(self, prompt: str, seed: int) -> dict:
@@ -104,7 +110,7 @@ class PipelineSampler:
             "policy_version": decision.policy_version,
             "generated": False,
         }
-        if decision.blocked:
+        if decision.blocked or not self.options.generate:
             return row  # a refused prompt never reaches the generator, as on the real road
         video = self.generator(prompt, seed=seed, num_frames=self.options.num_frames)
         frames = upscale(video.frames, self.options.size)
@@ -143,6 +149,31 @@ class PipelineSampler:
         Image.fromarray(sheet, mode="RGB").save(tmp, format="PNG")
         os.replace(tmp, path)
         return str(path)
+
+
+@dataclass(frozen=True)
+class _PlainDecision:
+    """What a plain filter callable said, shaped like safety's Decision for the audit's columns."""
+
+    action: str
+    categories: dict = field(default_factory=dict)
+    reasons: tuple = ()
+    policy_version: str = "callable"
+
+    @property
+    def blocked(self) -> bool:
+        return self.action == "block"
+
+
+def _plain_decision(value) -> "_PlainDecision":
+    """A plain filter callable may answer a Decision, an action ("allow"/"review"/"block") or a bool (True = block)."""
+    if hasattr(value, "action"):
+        return value
+    if isinstance(value, bool):
+        return _PlainDecision("block" if value else "allow")
+    if value in ("allow", "review", "block"):
+        return _PlainDecision(value)
+    raise ValueError(f"a filter callable must return a Decision, an action or a bool, not {value!r}")
 
 
 def _make_sampler(settings: Settings, options: AuditOptions, files_dir: Path | None,
@@ -230,4 +261,36 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["AuditOptions", "AuditRun", "PipelineSampler", "planted_distributions", "run_audit"]
+
+
+def build_report(run_dir: str | Path, report_dir: str | Path | None = None, *, n_resamples: int = 2000,
+                 alpha: float = 0.05, progress=None) -> dict:
+    """Execute the three audit notebooks on a finished run and export each as one self-contained HTML file."""
+    from audits.notebooks import execute_notebook, export_html
+
+    run_dir = Path(run_dir)
+    results = run_dir / RESULTS_FILE
+    if not results.is_file():
+        raise FileNotFoundError(f"no audit results at {results}: run `skyseal audit run SUITE --out {run_dir}` first")
+    report_dir = Path(report_dir) if report_dir else run_dir / "report"
+    planted = run_dir / PLANTED_FILE
+    steps = [
+        ("prompt_filter", {"results_path": str(results.resolve()), "alpha": alpha}),
+        ("representation", {"results_path": str(results.resolve()), "reference_path": str(planted.resolve()) if planted.is_file() else "",
+                            "n_resamples": n_resamples, "alpha": alpha}),
+        ("summary", {"report_dir": str(report_dir.resolve())}),
+    ]
+    html = {}
+    for i, (name, params) in enumerate(steps):
+        if progress:
+            progress(i, len(steps), name)
+        executed = execute_notebook(name, params, report_dir)
+        html[name] = str(export_html(executed))
+    if progress:
+        progress(len(steps), len(steps), "done")
+    return {"report_dir": str(report_dir), "html": html, "main": html["summary"],
+            "figures": sorted(str(p) for p in report_dir.glob("*.png")),
+            "tables": sorted(str(p) for p in report_dir.glob("*.csv"))}
+
+
+__all__ = ["AuditOptions", "AuditRun", "PipelineSampler", "build_report", "planted_distributions", "run_audit"]

@@ -1,0 +1,94 @@
+"""`skyseal audit run SUITE` and `skyseal audit report`: bias audits from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .cli import EXIT_ERROR, _print_json, _settings, app, err
+
+audit_app = typer.Typer(
+    name="audit",
+    help="Bias audits: run demographic prompt suites through the road, then build the reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(audit_app, name="audit")
+
+DEFAULT_RUNS = Path("runs") / "audits"
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+@audit_app.command(
+    "run",
+    epilog="Example: skyseal audit run occupations --samples 4 --out runs/audits/occupations  "
+    "(re-running skips finished samples; bundled suites: occupations, activities, adjectives, representation, smoke)",
+)
+def run_cmd(
+    ctx: typer.Context,
+    suite: Annotated[str, typer.Argument(help="A bundled suite name or a suite YAML file.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/audits/<suite>).")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", "-n", min=1, help="Samples per prompt (default: the suite's).")] = None,
+    frames: Annotated[int, typer.Option(min=1, max=64, help="Frames per audited clip.")] = 4,
+    size: Annotated[int, typer.Option(min=64, max=512, help="Clip size in pixels.")] = 128,
+    use_ray: Annotated[bool, typer.Option("--ray", help="Fan samples out over local Ray workers.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Ray workers (CPUs) when --ray.")] = 2,
+    save_frames: Annotated[bool, typer.Option("--save-frames/--no-save-frames", help="Keep a contact sheet PNG per clip.")] = True,
+    filter_only: Annotated[bool, typer.Option("--filter-only", help="Audit the prompt filter alone; generate nothing.")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Build the HTML reports when the run finishes.")] = False,
+) -> None:
+    """Run a suite through prompt filter -> generator -> output classifiers; write one tidy results table."""
+    from audits.suites import load_suite
+
+    from .audit_runner import AuditOptions, build_report, run_audit
+
+    try:
+        loaded = load_suite(suite)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except (KeyError, ValueError, TypeError) as exc:
+        _fail(f"suite {suite!r} is invalid: {exc}")
+    run_dir = out or DEFAULT_RUNS / loaded.name
+    settings = _settings(ctx)
+    options = AuditOptions(num_frames=frames, size=size, save_frames=save_frames, generate=not filter_only)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(f"audit {loaded.name}", total=None)
+        result = run_audit(suite, settings, run_dir, samples_per_prompt=samples, options=options, use_ray=use_ray,
+                           num_cpus=workers, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    summary = result.summary()
+    if report:
+        with err.status("building reports…"):
+            summary["report"] = build_report(run_dir)
+    _print_json(summary)
+    err.print(f"[green]audited[/] {summary['samples']} samples ({summary['from_cache']} from cache) -> {result.results_path}")
+
+
+@audit_app.command(
+    "report",
+    epilog="Example: skyseal audit report --run runs/audits/occupations  (opens nothing; prints the HTML paths as JSON)",
+)
+def report_cmd(
+    run: Annotated[Path, typer.Option("--run", "-r", help="A run directory written by `skyseal audit run`.")] = DEFAULT_RUNS / "occupations",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report directory (default: <run>/report).")] = None,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the intervals.")] = 2000,
+    alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Family-wise error rate (Holm).")] = 0.05,
+) -> None:
+    """Execute the audit notebooks on a finished run and export self-contained HTML reports with plots and tables."""
+    from .audit_runner import RESULTS_FILE, build_report
+
+    if not (run / RESULTS_FILE).is_file():
+        _fail(f"no audit results in {run}: run `skyseal audit run SUITE --out {run}` first")
+    with err.status("executing the audit notebooks…") as status:
+        paths = build_report(run, out, n_resamples=resamples, alpha=alpha,
+                             progress=lambda i, n, name: status.update(f"notebook {min(i + 1, n)}/{n}: {name}"))
+    _print_json(paths)
+    err.print(f"[green]report[/] {paths['main']}")
