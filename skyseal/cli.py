@@ -103,6 +103,7 @@ def generate(
 
 # Commands that live in their own modules register themselves on `app` when imported.
 from . import cli_detect  # noqa: E402,F401  (registers: detect)
+from . import cli_audit  # noqa: E402,F401  (registers: audit run, audit report)
 from . import cli_toolkit  # noqa: E402,F401  (registers: moderate, classify, watermark, sign, verify, ledger)
 from . import cli_service  # noqa: E402,F401  (registers: serve, keys)
 
