@@ -50,6 +50,12 @@ function setFacts(dl, rows) {
   }
 }
 
+function when(iso) {
+  if (!iso) return null;
+  const t = new Date(iso);
+  return Number.isNaN(t.getTime()) ? iso : `${t.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
 function setPill(el, tone, text) {
   el.className = `pill ${tone}`;
   el.textContent = text;
@@ -174,7 +180,7 @@ function renderVerdict(v) {
   [pill, dl] = card("card-ledger");
   const ledgerWords = { sha256: "exact file on record", payload: "generation on record", none: "no record" };
   setPill(pill, { sha256: "ok", payload: "warn", none: "none" }[l.kind] || "none", ledgerWords[l.kind] || l.kind);
-  setFacts(dl, [["generation", l.payload, true], ["model", l.model_version], ["created", l.created_at]]);
+  setFacts(dl, [["generation", l.payload, true], ["model", l.model_version], ["created", when(l.created_at)]]);
 
   const list = $("verdict-evidence");
   list.replaceChildren(...v.evidence.map((line) => { const li = document.createElement("li"); li.textContent = line; return li; }));
