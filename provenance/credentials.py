@@ -101,6 +101,8 @@ def build_manifest(*, title: str, claim_generator: str, version: str, watermark_
         scope: dict = {}
         if duration_s is not None and duration_s > 0:
             scope["timespan"] = {"start": 0, "end": int(round(duration_s * 1000))}
+        # The shape of c2pa-rs's SoftBinding struct; its `pad` has no serde default, so an
+        # assertion without one would not parse back into that struct.
         assertions.append({"label": SOFT_BINDING, "data": {
             "alg": SOFT_BINDING_ALG_PREFIX + algorithm, "blocks": [{"scope": scope, "value": watermark_payload}], "pad": [],
         }})
