@@ -7,34 +7,17 @@ care which algorithm marked a video.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from .errors import ProvenanceError
 from .payload import PAYLOAD_BITS, bits_to_payload, payload_is_valid, payload_to_bits
+from .wm_result import WatermarkResult
+from .wm_skyseal import SkysealWatermarker
 
 # Probability that a random 64-bit string passes the payload's CRC-16.
 CRC_FALSE_ACCEPT = 2.0**-16
-
-
-@dataclass(frozen=True)
-class WatermarkResult:
-    found: bool
-    payload: str | None  # hex, when a valid payload was recovered
-    confidence: float  # mean agreement of the frames with the pooled payload, 0..1
-    p_value: float  # probability of this evidence on an unmarked video
-    algorithm: str
-    frames_checked: int
-    per_frame_agreement: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "found": self.found, "payload": self.payload, "confidence": round(self.confidence, 4),
-            "p_value": self.p_value, "algorithm": self.algorithm, "frames_checked": self.frames_checked,
-            "per_frame_agreement": [round(a, 4) for a in self.per_frame_agreement],
-        }
 
 
 class Watermarker(Protocol):
@@ -97,13 +80,16 @@ class DwtDctSvdWatermarker:
             algorithm=self.algorithm,
             frames_checked=len(idx),
             per_frame_agreement=agreement.tolist(),
+            raw_payload=payload,
         )
 
 
-BACKENDS: dict[str, type] = {"dwtDctSvd": DwtDctSvdWatermarker}
+# "skyseal" is the default: robust to re-encoding, resizing and crops (see wm_skyseal).
+BACKENDS: dict[str, type] = {"skyseal": SkysealWatermarker, "dwtDctSvd": DwtDctSvdWatermarker}
+DEFAULT_BACKEND = "skyseal"
 
 
-def get_watermarker(name: str = "dwtDctSvd", **options) -> Watermarker:
+def get_watermarker(name: str = DEFAULT_BACKEND, **options) -> Watermarker:
     try:
         return BACKENDS[name](**options)
     except KeyError:
