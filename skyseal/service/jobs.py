@@ -148,7 +148,6 @@ class JobRunner:
         self._wake = threading.Condition()
         self._stop = False
         self._threads: list[threading.Thread] = []
-        self.running = 0
 
     def start(self) -> None:
         requeued = self.store.requeue_interrupted()
@@ -183,14 +182,9 @@ class JobRunner:
                     if job is None:
                         self._wake.wait(timeout=1.0)
                         continue
-                    self.running += 1
-                try:
-                    if pipeline is None:
-                        pipeline = self.make_pipeline()
-                    self._run(pipeline, job)
-                finally:
-                    with self._wake:
-                        self.running -= 1
+                if pipeline is None:
+                    pipeline = self.make_pipeline()
+                self._run(pipeline, job)
         finally:
             if pipeline is not None and hasattr(pipeline, "close"):
                 pipeline.close()
