@@ -200,6 +200,29 @@ class Ledger:
     def by_sha256(self, sha256: str) -> GenerationRecord | None:
         return self._one(generations.c.sha256 == sha256.lower())
 
+    def nearest_payload(self, raw_hex: str, *, max_bits: int = 4) -> tuple[GenerationRecord, int] | None:
+        """The recorded generation whose payload is closest to ``raw_hex`` in bits, if within ``max_bits``.
+
+        For a watermark whose presence is certain but whose payload came back
+        with a few bit errors.  With N records the chance that a random 64-bit
+        string lands within 4 bits of one is N * 679121 / 2**64 (4e-8 for a
+        million records).  A linear scan: only used on that fallback path.
+        """
+        try:
+            target = int(raw_hex, 16)
+        except (TypeError, ValueError):
+            return None
+        best: tuple[str, int] | None = None
+        with self.engine.connect() as conn:
+            for (payload,) in conn.execute(sa.select(generations.c.payload)).yield_per(10_000):
+                d = (int(payload, 16) ^ target).bit_count()
+                if d <= max_bits and (best is None or d < best[1]):
+                    best = (payload, d)
+        if best is None:
+            return None
+        record = self.by_payload(best[0])
+        return (record, best[1]) if record is not None else None
+
     def by_perceptual(self, query: VideoHash, *, threshold: int = DISTANCE_THRESHOLD, limit: int = 5) -> list[PerceptualHit]:
         """Generations whose frames lie within ``threshold`` bits of the query's, best match first."""
         keys = sorted({k for f in query.informative().frames for k in probe_keys(f.hash)})

@@ -40,6 +40,11 @@ GENERATED_HERE = (GENERATED_INTACT, GENERATED_STRIPPED, GENERATED_TAMPERED)
 
 # Frames decoded per file: detection cost follows this, not the file size.
 MAX_FRAMES = 64
+# A keyed watermark this unlikely on unmarked video says "marked with our key" by itself, even when
+# its payload cannot be read back or is in no ledger this detector can see.
+WATERMARK_ALONE_P = 1e-6
+# Bit errors tolerated when matching a damaged payload to the ledger's (see Ledger.nearest_payload).
+PAYLOAD_BIT_ERRORS = 4
 # IPTC source types that say "made by a generative model" (in whole or in part).
 AI_SOURCE_TYPES = {
     TRAINED_ALGORITHMIC_MEDIA,
@@ -68,13 +73,14 @@ class Evidence:
 
 @dataclass
 class LedgerMatch:
-    kind: str  # "sha256" | "payload" | "manifest_payload" | "perceptual" | "none"
+    kind: str  # "sha256" | "payload" | "payload_nearest" | "manifest_payload" | "perceptual" | "none"
     payload: str | None = None
     model_version: str | None = None
     created_at: str | None = None
     manifest_label: str | None = None  # the credentials this generation was signed with
     manifest_store_bytes: int | None = None  # size of the stored manifest store (for soft-binding resolution)
     perceptual: dict | None = None  # PerceptualMatch.to_dict() when matched by frames
+    payload_bit_errors: int | None = None  # for "payload_nearest": bits the read payload differs by
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -107,9 +113,9 @@ class Verdict:
 
 def _ledger_match(ledger: Ledger, digest: str, mark: WatermarkResult, c2pa: C2paReport, frames: np.ndarray,
                   times: np.ndarray) -> LedgerMatch:
-    def found(kind, record, perceptual=None):
+    def found(kind, record, perceptual=None, bit_errors=None):
         return LedgerMatch(kind, record.payload, record.model_version, record.created_at, record.manifest_label,
-                           len(record.manifest_store) if record.manifest_store else None, perceptual)
+                           len(record.manifest_store) if record.manifest_store else None, perceptual, bit_errors)
 
     record = ledger.by_sha256(digest)
     if record is not None:
@@ -118,6 +124,11 @@ def _ledger_match(ledger: Ledger, digest: str, mark: WatermarkResult, c2pa: C2pa
         record = ledger.by_payload(mark.payload)
         if record is not None:
             return found("payload", record)
+    raw = getattr(mark, "raw_payload", None) or mark.payload
+    if mark.found and raw:
+        near = ledger.nearest_payload(raw, max_bits=PAYLOAD_BIT_ERRORS)
+        if near is not None:
+            return found("payload_nearest", near[0], bit_errors=near[1])
     if c2pa.present and c2pa.watermark_payload:
         record = ledger.by_payload(c2pa.watermark_payload)
         if record is not None:
@@ -166,22 +177,24 @@ def combine(c2pa: C2paReport, mark: WatermarkResult, match: LedgerMatch, probe: 
                              f"{m.get('matched_frames')} frames ({100 * m.get('query_matched', 0):.0f}% of the file), "
                              f"file {m.get('query_segment')} s = original {m.get('reference_segment')} s")
     else:
-        how = {"sha256": "exact file hash", "payload": "watermark payload", "manifest_payload": "the manifest's soft-binding payload"}
+        how = {"sha256": "exact file hash", "payload": "watermark payload", "manifest_payload": "the manifest's soft-binding payload",
+               "payload_nearest": f"watermark payload read with {match.payload_bit_errors} bit errors"}
         ev_ledger = Evidence("ledger", match.kind, f"ledger match by {how[match.kind]}: generation {match.payload} "
                                                    f"({match.model_version}, {match.created_at}, credentials {match.manifest_label})")
     evidence = [ev_c2pa, ev_mark, ev_ledger]
     if mark.found and match.kind == "none":
-        ev_mark.detail += "; the payload is not in this ledger"
+        ev_mark.detail += "; no generation in this ledger carries it" if mark.payload else "; its payload could not be read"
     if probe is not None:
         evidence.append(Evidence("probe", "score", f"passive probe: generated score {probe['generated_score']:.2f} "
                                                    f"(informative only, never decides the label)"))
 
-    ours = match.kind != "none"
+    marked_by_us = mark.found and mark.p_value <= WATERMARK_ALONE_P
+    ours = match.kind != "none" or marked_by_us
     if ours:
-        ev_ledger.supports = True
-        if mark.found and mark.payload == match.payload:
+        ev_ledger.supports = match.kind != "none"
+        if marked_by_us or (mark.found and mark.payload == match.payload):
             ev_mark.supports = True
-        disagree = mark.found and c2pa.watermark_payload and mark.payload != c2pa.watermark_payload
+        disagree = bool(mark.found and mark.payload and c2pa.watermark_payload and mark.payload != c2pa.watermark_payload)
         if c2pa.state == "Invalid" or disagree:
             ev_c2pa.supports = True
             if disagree:
