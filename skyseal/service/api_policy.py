@@ -20,8 +20,11 @@ router = APIRouter(prefix="/v1")
 def moderate_prompt(body: PromptRequest, request: Request, key: ApiKey = Depends(require("generate"))) -> DecisionOut:
     shared = request.app.state.ctx.shared()
     request.state.prompt = body.prompt
-    with shared["prompt_filter_lock"]:
-        decision = shared["prompt_filter"].check(body.prompt)
+    try:
+        with shared["prompt_filter_lock"]:
+            decision = shared["prompt_filter"].check(body.prompt)
+    except ValueError as exc:  # the safety stage's "cannot check this prompt" (blank, invisible-only, ...)
+        raise ApiError(422, f"prompt refused: {str(exc).splitlines()[0][:200]}", code="invalid_prompt") from None
     return DecisionOut.model_validate(decision.to_dict())
 
 

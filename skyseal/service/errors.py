@@ -41,7 +41,9 @@ def request_id(request: Request) -> str:
 
 
 def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    body = ErrorBody(error=code, message=message, request_id=request_id(request))
+    # 422 is documented with the validation shape; an empty problem list keeps every 422 in that shape.
+    model = ValidationErrorBody if status == 422 else ErrorBody
+    body = model(error=code, message=message, request_id=request_id(request))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 

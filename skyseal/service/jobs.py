@@ -209,5 +209,8 @@ class JobRunner:
 
 
 def _public_reason(exc: Exception) -> str:
-    # Messages of failed stages can quote server paths (keys, certificates, folders): name the kind only.
+    # The safety stage refuses prompts it cannot check with a ValueError written for people; say it.
+    if isinstance(exc, ValueError) and type(exc).__module__.split(".")[0] == "safety":
+        return f"prompt refused: {str(exc).splitlines()[0][:200]}"
+    # Other stages' messages can quote server paths (keys, certificates, folders): name the kind only.
     return f"generation failed ({type(exc).__name__}); see the server log"

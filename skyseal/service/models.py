@@ -33,17 +33,22 @@ class ValidationErrorBody(ErrorBody):
 
 # --- requests -----------------------------------------------------------------------------------
 
+# Control characters (other than tab and newlines) have no place in a prompt and are a way to split words
+# for a matcher: the API refuses them at the door, in the schema, as the safety stage would.
+PROMPT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+
+
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=2000, description="What the video should show.")
+    prompt: str = Field(min_length=1, max_length=2000, pattern=PROMPT_PATTERN, description="What the video should show.")
     seed: int | None = Field(None, ge=0, lt=2**31, description="Seed for reproducible output; random when omitted.")
 
 
 class PromptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=2000)
+    prompt: str = Field(min_length=1, max_length=2000, pattern=PROMPT_PATTERN)
 
 
 class ServerPathRequest(BaseModel):
@@ -55,15 +60,20 @@ class ServerPathRequest(BaseModel):
 
 
 # --- responses ----------------------------------------------------------------------------------
+# Evidence models name the fields a client can rely on and let further fields through (extra="allow"):
+# the detector and the credentials reader grow new evidence, and a new field must not turn into a 500.
 
-class FindingOut(BaseModel):
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+class FindingOut(Open):
     category: str
     score: float
     source: str
     evidence: str
 
 
-class DecisionOut(BaseModel):
+class DecisionOut(Open):
     action: Literal["allow", "review", "block"]
     stage: Literal["prompt", "output"]
     policy_version: str
@@ -72,8 +82,8 @@ class DecisionOut(BaseModel):
     findings: list[FindingOut]
 
 
-class C2paOut(BaseModel):
-    state: Literal["Trusted", "Valid", "Invalid", "absent"]
+class C2paOut(Open):
+    state: Literal["Trusted", "Valid", "Invalid", "absent", "unsupported"]
     failures: list[str] = []
     successes: list[str] = []
     manifest_label: str | None = None
@@ -85,9 +95,14 @@ class C2paOut(BaseModel):
     watermark_payload: str | None = None
     watermark_algorithm: str | None = None
     error: str | None = None
+    informational: list[str] = []
+    failure_details: list[dict] = Field([], description="{code, url, explanation} per failed check.")
+    software_agent: str | None = None
+    actions: list[str] = []
+    signed_at: str | None = None
 
 
-class WatermarkOut(BaseModel):
+class WatermarkOut(Open):
     found: bool
     payload: str | None
     confidence: float
@@ -97,14 +112,23 @@ class WatermarkOut(BaseModel):
     per_frame_agreement: list[float] = []
 
 
-class LedgerMatchOut(BaseModel):
-    kind: Literal["sha256", "payload", "none"]
+class LedgerMatchOut(Open):
+    kind: Literal["sha256", "payload", "manifest_payload", "perceptual", "none"]
     payload: str | None = None
     model_version: str | None = None
     created_at: str | None = None
+    manifest_label: str | None = None
+    perceptual: dict | None = Field(None, description="Distance and matched segments when matched by frames.")
 
 
-class MediaOut(BaseModel):
+class EvidenceOut(Open):
+    source: str = Field(description="c2pa, watermark, ledger, perceptual or probe.")
+    finding: str
+    detail: str = Field(description="One sentence for a person.")
+    supports: bool = Field(description="Whether the label rests on this piece of evidence.")
+
+
+class MediaOut(Open):
     frames_read: int
     width: int
     height: int
@@ -117,11 +141,12 @@ class VerdictOut(BaseModel):
     sha256: str
     label: Literal["generated_here_intact", "generated_here_credentials_stripped_or_reencoded", "generated_here_tampered",
                    "other_issuer_claims_ai_generation", "no_evidence_found"]
-    evidence: list[str]
+    evidence: list[EvidenceOut]
     c2pa: C2paOut
     watermark: WatermarkOut
     ledger: LedgerMatchOut
     media: MediaOut
+    probe: dict | None = None
 
 
 class VerifyOut(BaseModel):
@@ -154,7 +179,7 @@ class JobOut(BaseModel):
     video_url: str | None = Field(None, description="Set once the signed MP4 can be downloaded.")
 
 
-class GenerationRecordOut(BaseModel):
+class GenerationRecordOut(Open):
     payload: str
     sha256: str
     created_at: str
@@ -166,6 +191,9 @@ class GenerationRecordOut(BaseModel):
     watermark_algorithm: str
     decisions: dict
     extra: dict
+    manifest_json: str | None = None
+    manifest_store: int | None = Field(None, description="Size in bytes of the stored manifest store.")
+    perceptual: dict | None = None
 
 
 class Health(BaseModel):

@@ -156,8 +156,9 @@ function renderVerdict(v) {
   $("verdict-label").textContent = `verdict: ${v.label}`;
 
   const c = v.c2pa;
-  const c2paTone = { Trusted: "ok", Valid: "info", Invalid: "bad", absent: "none" }[c.state] || "none";
-  const c2paWords = { Trusted: "signed, trusted issuer", Valid: "signed, issuer not trusted here", Invalid: "present but invalid", absent: "none in the file" };
+  const c2paTone = { Trusted: "ok", Valid: "info", Invalid: "bad", absent: "none", unsupported: "none" }[c.state] || "none";
+  const c2paWords = { Trusted: "signed, trusted issuer", Valid: "signed, issuer not trusted here", Invalid: "present but invalid",
+    absent: "none in the file", unsupported: "cannot be read in this format" };
   const card = (id) => [$(id).querySelector(".pill"), $(id).querySelector("dl")];
   let [pill, dl] = card("card-c2pa");
   setPill(pill, c2paTone, c2paWords[c.state] || c.state);
@@ -178,12 +179,17 @@ function renderVerdict(v) {
 
   const l = v.ledger;
   [pill, dl] = card("card-ledger");
-  const ledgerWords = { sha256: "exact file on record", payload: "generation on record", none: "no record" };
-  setPill(pill, { sha256: "ok", payload: "warn", none: "none" }[l.kind] || "none", ledgerWords[l.kind] || l.kind);
+  const ledgerWords = { sha256: "exact file on record", payload: "generation on record", manifest_payload: "generation on record",
+    perceptual: "same frames on record", none: "no record" };
+  setPill(pill, { sha256: "ok", none: "none" }[l.kind] || "warn", ledgerWords[l.kind] || l.kind);
   setFacts(dl, [["generation", l.payload, true], ["model", l.model_version], ["created", when(l.created_at)]]);
 
   const list = $("verdict-evidence");
-  list.replaceChildren(...v.evidence.map((line) => { const li = document.createElement("li"); li.textContent = line; return li; }));
+  list.replaceChildren(...v.evidence.map((e) => {
+    const li = document.createElement("li");
+    li.textContent = e.detail + (e.supports ? " — the verdict rests on this" : "");
+    return li;
+  }));
   setFacts($("verdict-file"), [
     ["file", v.file], ["type", v.content_type], ["sha256", v.sha256, true],
     ["frames read", v.media.frames_read], ["size", `${v.media.width}×${v.media.height} at ${v.media.fps} fps`],
