@@ -89,6 +89,9 @@ def test_dropped_tampered_video_is_laid_out_as_altered(browser, live, generated)
     assert page.text_content("#card-c2pa .pill") == "present but invalid"
     assert "mismatch" in page.text_content("#card-c2pa dl")
     assert "forwarded.mp4" in page.text_content("#verdict-file")
+    page.click("#verdict summary")
+    reasoning = page.text_content("#verdict-evidence")
+    assert "bmffHash.mismatch" in reasoning and "the verdict rests on this" in reasoning
     OUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUT / "service-verdict.png"), full_page=True)
     assert errors == []
