@@ -46,8 +46,14 @@ class Detector:
         from .components import build_watermarker
         from .signing import trust_anchors
 
+        probe = None
+        probe_path = settings.home / "probe.joblib"  # written by `python -m skyseal.train_probe --install`
+        if probe_path.is_file():
+            from provenance.probe import FrameProbe
+
+            probe = FrameProbe.load(probe_path)
         return cls(build_watermarker(settings.provenance), Ledger(settings.ledger_location), trust_anchors(settings),
-                   max_frames=max_frames)
+                   probe=probe, max_frames=max_frames)
 
     def close(self) -> None:
         self.ledger.close()
