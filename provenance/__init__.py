@@ -10,6 +10,7 @@ from .ledger import GenerationRecord, Ledger, LedgerError, PerceptualHit, read_m
 from .perceptual import PerceptualMatch, VideoHash, hash_frames, is_same_video
 from .payload import make_payload, payload_is_valid
 from .watermark import DwtDctSvdWatermarker, WatermarkResult, Watermarker, get_watermarker
+from .wm_skyseal import SkysealWatermarker
 
 __all__ = [
     "C2paReport", "DevCA", "DwtDctSvdWatermarker", "GenerationRecord", "Ledger", "PemSigner", "ProvenanceError",
@@ -18,3 +19,4 @@ __all__ = [
 ]
 __all__ += ["CallbackSigner", "Signer", "prompt_digest", "strip_credentials"]
 __all__ += ["LedgerError", "PerceptualHit", "PerceptualMatch", "VideoHash", "hash_frames", "is_same_video", "read_manifest"]
+__all__ += ["SkysealWatermarker"]

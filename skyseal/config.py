@@ -59,7 +59,7 @@ DEFAULT_TRAINING_MINING: dict[str, TrainingUse] = {
 class ProvenanceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    watermark: str = "dwtDctSvd"
+    watermark: str = "skyseal"  # provenance.watermark.BACKENDS: "skyseal" (default) or "dwtDctSvd"
     signer_chain: Path | None = None  # PEM, leaf first; None = the development CA
     signer_key: Path | None = None
     signing_algorithm: str = "es256"
