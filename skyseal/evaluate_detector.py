@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -278,6 +279,7 @@ def run(args: argparse.Namespace) -> dict:
         "verdict_frames_per_s": frames_read / verdict_s, "decode_only_frames_per_s": decoded / decode_s,
         "verdict_vs_decode_time": verdict_s / decode_s, "frames_read": frames_read, "frames_in_files": decoded,
     }
+    shutil.rmtree(work, ignore_errors=True)
     results["per_attack"] = {k: dict(v) for k, v in per_attack.items()}
     results["confusion"] = {k: dict(v) for k, v in confusion.items()}
     _report(results, out_dir)

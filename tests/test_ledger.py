@@ -244,3 +244,15 @@ def test_bad_ledger_url_is_one_clear_error_without_password(tmp_path):
     with pytest.raises(LedgerError) as info:
         Ledger("postgresql+psycopg://user:s3cret-pass@127.0.0.1:1/none")
     assert "s3cret-pass" not in str(info.value) and "cannot open the ledger" in str(info.value)
+
+
+def test_nearest_payload_tolerates_a_few_bit_errors(ledger_url):
+    with Ledger(ledger_url) as ledger:
+        for i in (11, 12, 13):
+            ledger.add(_record(i))
+        target = int(make_payload(12), 16)
+        three_off = f"{target ^ 0b1000_0000_0100_0000_0001:016x}"
+        record, bits = ledger.nearest_payload(three_off)
+        assert record.payload == make_payload(12) and bits == 3
+        assert ledger.nearest_payload(f"{target ^ 0b11_1111:016x}") is None  # six bits: not claimed
+        assert ledger.nearest_payload("not hex") is None
