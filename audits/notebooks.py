@@ -36,7 +36,7 @@ def _kernel_of_this_python() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="skyseal-kernel-") as root:
         spec_dir = Path(root) / "kernels" / KERNEL_NAME
         spec_dir.mkdir(parents=True)
-        spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
                 "display_name": "Skyseal audit (this Python)", "language": "python",
                 "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}}
         (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
@@ -76,7 +76,8 @@ def export_html(notebook: str | Path, html: str | Path | None = None, *, show_co
     notebook = Path(notebook)
     html = Path(html) if html else notebook.with_suffix(".html")
     exporter = HTMLExporter(embed_images=True, exclude_input=not show_code, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+                            exclude_output_prompt=True, extra_template_basedirs=[str(NOTEBOOK_DIR / "templates")],
+                            template_name="self_contained")
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     tmp = html.with_name(f".{html.name}.tmp")
     tmp.write_text(body, encoding="utf-8")

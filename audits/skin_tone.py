@@ -25,6 +25,9 @@ MONK_SWATCHES_HEX: tuple[str, ...] = (
     "#a07e56", "#825c43", "#604134", "#3a312a", "#292420",
 )
 
+# Bumped whenever a change here can change a measurement, so cached audit results are redone.
+INSTRUMENT_VERSION = "skin-tone-2"
+
 # YCrCb skin box.  The textbook box (Chai & Ngan 1999: Cr 133..173, Cb 77..127)
 # misses Monk 10 (Cr 131) and sits on the edge for Monk 1 and 9: a detector that
 # cannot see the darkest skin would bias the very audit it serves.  The floor
@@ -91,6 +94,25 @@ def colour_edges(frame: np.ndarray, delta_e: float) -> np.ndarray:
     return step > delta_e
 
 
+def _has_body_below(frame: np.ndarray, cy: int, cx: int, radius: float, *, delta_e: float = 10.0) -> bool:
+    """Whether something other than background fills the space just under a candidate head.
+
+    A round skin-coloured blob with nothing under it is a ball, not a head.
+    The background of each row is read from the frame's left and right edges,
+    which follows vertical gradients and stays away from a centred figure.
+    """
+    h, w = frame.shape[:2]
+    top, bottom = int(cy + 1.3 * radius), int(cy + 3.0 * radius)
+    left, right = max(0, int(cx - 0.8 * radius)), min(w, int(cx + 0.8 * radius) + 1)
+    top, bottom = min(max(top, 0), h), min(bottom, h)
+    if bottom - top < 2 or right - left < 2:
+        return False
+    region = rgb_to_lab(frame[top:bottom, left:right])
+    edges = rgb_to_lab(np.stack([frame[top:bottom, 0], frame[top:bottom, -1]], axis=1))  # (rows, 2, 3)
+    distance = np.linalg.norm(region[:, :, None, :] - edges[:, None, :, :], axis=-1).min(axis=-1)
+    return float((distance > delta_e).mean()) >= 0.5
+
+
 def head_mask(frame: np.ndarray, *, min_radius_frac: float = 0.03, bridge_frac: float = 0.1,
               edge_delta_e: float = 12.0) -> np.ndarray:
     """Skin pixels of the head: the core of the topmost round skin blob in the frame.
@@ -126,6 +148,8 @@ def head_mask(frame: np.ndarray, *, min_radius_frac: float = 0.03, bridge_frac: 
             continue
         flat = np.where(inside, dist, -1.0).argmax()
         cy, cx = divmod(int(flat), w)
+        if not _has_body_below(frame, cy, cx, radius):
+            continue
         if best is None or cy < best[0]:
             best = (cy, cx, radius)
     if best is None:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from audits.runner import Progress, RunStats, plan_samples, run_samples, write_frame_atomic
-from audits.skin_tone import measure_skin_tone
+from audits.skin_tone import INSTRUMENT_VERSION, measure_skin_tone
 from audits.suites import load_suite
 
 from .components import build_generator, build_output_classifier, build_prompt_filter
@@ -93,7 +93,7 @@ class PipelineSampler:
                  getattr(getattr(self.prompt_filter, "policy", None), "version", "?"),
                  ",".join(type(layer).__name__ for layer in getattr(self.prompt_filter, "layers", [])),
                  ",".join(type(s).__name__ for s in getattr(self.output_classifier, "scorers", [])),
-                 str(self.options.num_frames), str(self.options.size), str(self.options.generate)]
+                 str(self.options.num_frames), str(self.options.size), str(self.options.generate), INSTRUMENT_VERSION]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     def __call__(self, prompt: str, seed: int) -> dict:
