@@ -229,3 +229,14 @@ def test_expand_paths_walks_folders_for_media_only(tmp_path):
     for name in ("a/x.mp4", "a/y.GIF", "a/z.txt", "w.webm"):
         (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in expand_paths([tmp_path / "a", tmp_path / "w.webm"])] == ["x.mp4", "y.GIF", "w.webm"]
+
+
+def test_keyed_watermark_alone_is_enough_only_below_one_in_a_million():
+    from provenance import C2paReport
+
+    strong = WatermarkResult(True, None, 0.9, 1e-9, "skyseal/stdm-v1", 16)  # present, payload unreadable
+    label, evidence = combine(C2paReport(state="absent"), strong, LedgerMatch("none"))
+    assert label == GENERATED_STRIPPED and [e.source for e in evidence if e.supports] == ["c2pa", "watermark"]
+    assert "could not be read" in evidence[1].detail
+    weak = WatermarkResult(True, "00112233445566ff", 0.8, 2.0**-16, "invisible-watermark/dwtDctSvd", 16)
+    assert combine(C2paReport(state="absent"), weak, LedgerMatch("none"))[0] == NO_EVIDENCE
