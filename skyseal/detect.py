@@ -212,6 +212,8 @@ def combine(c2pa: C2paReport, mark: WatermarkResult, match: LedgerMatch, probe: 
 
 
 def _c2pa_detail(c2pa: C2paReport) -> str:
+    if c2pa.state == "unsupported":
+        return f"C2PA not checked: {c2pa.error or 'format not supported by the C2PA SDK'}"
     if not c2pa.present:
         return "no C2PA manifest"
     text = f"C2PA manifest {c2pa.state}"
