@@ -14,11 +14,16 @@ space/time attention), at a size a CPU can train:
             MLP
          each sub-layer gated and modulated by adaLN-Zero from
          c = timestep embedding + pooled caption embedding
-      -> adaLN final layer -> linear -> unpatchify -> velocity (B, 3, T, H, W)
+      -> adaLN final layer -> linear -> unpatchify -> clean clip x0 (B, 3, T, H, W)
+      -> velocity v = (x_t - x0) / t
 
-Training is rectified flow: x_t = (1 - t) x_0 + t * noise, the network
-predicts v = noise - x_0, and sampling integrates dx/dt = v from t = 1 to 0
-(see generator/sampler.py).  Factorising attention keeps its cost linear in
+Training is rectified flow: x_t = (1 - t) x_0 + t * noise, velocity
+v = noise - x_0, and sampling integrates dx/dt = v from t = 1 to 0 (see
+generator/sampler.py).  The network predicts the clean clip x_0 and the
+velocity is derived as v = (x_t - x_0) / t (as in JiT, "Back to Basics: Let
+Denoising Generative Models Denoise", 2025): a tubelet holds 4*4*4*3 = 192
+numbers but a token only 128, so a network asked for v (which carries the
+noise, full rank) cannot express it, while the clean clip is low-dimensional.  Factorising attention keeps its cost linear in
 the number of frames; every sub-layer starts as the identity (zero-initialised
 gates), which is what makes deep DiTs train stably from the first step.
 """
@@ -44,6 +49,9 @@ class DiTConfig:
     heads: int = 4
     mlp_ratio: float = 4.0
     text_dim: int = 384  # all-MiniLM-L6-v2 hidden size
+    # "x0": the network predicts the clean clip and the velocity is derived from it;
+    # "v": the network predicts the velocity directly.  See VideoDiT.velocity.
+    prediction: str = "x0"
     name: str = "dit"
     extra: dict = field(default_factory=dict)  # free-form notes carried with the weights
 
@@ -244,6 +252,14 @@ class VideoDiT(nn.Module):
         for block in self.blocks:
             tokens = block(tokens, c, text, text_mask, self.cfg.grid)
         return self.unpatchify(self.final(tokens, c))
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor,
+                 t_min: float = 0.05) -> torch.Tensor:
+        """dx/dt at (x, t), whatever the network predicts; t is floored at ``t_min`` in the x0 -> v division."""
+        out = self(x, t, text, text_mask)
+        if self.cfg.prediction == "v":
+            return out
+        return (x - out) / t.clamp(min=t_min).view(-1, 1, 1, 1, 1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -38,11 +38,11 @@ def load_weights(path: str | Path) -> tuple[VideoDiT, int]:
     return model.eval().requires_grad_(False), int(meta.get("step", 0))
 
 
-def load_checkpoint(path: str | Path) -> tuple[VideoDiT, int]:
-    """The EMA model from a training checkpoint (for evaluating a run in progress)."""
+def load_checkpoint(path: str | Path, *, ema: bool = True) -> tuple[VideoDiT, int]:
+    """The EMA (or raw) model from a training checkpoint, for judging a run in progress."""
     state = torch.load(path, weights_only=False)
     model = VideoDiT(DiTConfig.from_dict(state["config"]["model"]))
-    model.load_state_dict(state["ema"])
+    model.load_state_dict(state["ema" if ema else "model"])
     return model.eval().requires_grad_(False), int(state["step"])
 
 

@@ -71,13 +71,38 @@ def centroid(mask: np.ndarray) -> tuple[float, float] | None:
 
 # ---------------------------------------------------------------- object judges
 
+def _mix(frames: np.ndarray, bg: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Read each pixel as alpha * colour + (1 - alpha) * background: (alpha, residual distance).
+
+    Anti-aliased edges are such blends; judging them by nearest colour would
+    call an orange disc's rim brown.
+    """
+    d = rgb - bg
+    p = frames.astype(np.float32) - bg
+    alpha = np.clip((p * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-6), 0.0, 1.0)
+    residual = np.linalg.norm(p - alpha[..., None] * d, axis=-1)
+    return alpha, residual
+
+
 def judge_colour(frames: np.ndarray, scene: Scene) -> str | None:
+    """The palette colour that best explains the foreground as blends with the background, alpha-weighted."""
     fg = foreground(frames, scene.background)
-    pixels = frames[fg].astype(np.float32)
-    if len(pixels) == 0:
+    if not fg.any():
         return None
-    nearest = np.argmin(((pixels[:, None] - PALETTE[None]) ** 2).sum(-1), axis=1)
-    return list(COLOURS)[int(np.bincount(nearest, minlength=len(PALETTE)).argmax())]
+    bg = background_image(scene.background, frames.shape[1])
+    fits = [_mix(frames, bg, c) for c in PALETTE]
+    residuals = np.stack([r[fg] for _, r in fits])  # (colours, pixels)
+    best = residuals.argmin(0)
+    alphas = np.stack([a[fg] for a, _ in fits])[best, np.arange(best.size)]
+    votes = np.bincount(best, weights=alphas, minlength=len(PALETTE))
+    return list(COLOURS)[int(votes.argmax())]
+
+
+def coverage(frames: np.ndarray, scene: Scene, colour: str) -> np.ndarray:
+    """(T, H, W) in [0, 1]: how much of each pixel the object of ``colour`` covers."""
+    bg = background_image(scene.background, frames.shape[1])
+    alpha, residual = _mix(frames, bg, np.asarray(COLOURS[colour], dtype=np.float32))
+    return np.where(residual < FOREGROUND_THRESHOLD, alpha, 0.0)
 
 
 def _soft_shape(shape: str, cx: float, cy: float, r: float, size: int, supersample: int = 4) -> np.ndarray:
@@ -100,26 +125,31 @@ _OFFSETS: dict[str, tuple[float, float]] = {}
 
 
 def shape_scores(frames: np.ndarray, scene: Scene) -> dict[str, float]:
-    """Mean IoU, over the middle frames, of the seen mask with each candidate shape."""
+    """Mean soft IoU, over the middle frames, of the seen coverage with each candidate shape."""
     obj = scene.objects[0]
     t_frac = np.linspace(0.0, 1.0, frames.shape[0], dtype=np.float32)
     _, _, scale = _trajectory(obj.motion, t_frac, 0.5)
-    fg = foreground(frames, scene.background)
+    colour = judge_colour(frames, scene)
+    if colour is None:
+        return {s: 0.0 for s in SHAPES}
+    # Coverage of the object's own colour, so stray blobs of other colours don't shape the mask.
+    cover = coverage(frames, scene, colour)
     size = frames.shape[1]
     scores = {s: [] for s in SHAPES}
     middle = range(frames.shape[0] // 4, frames.shape[0] - frames.shape[0] // 4)
     for i in middle:
-        c = centroid(fg[i])
+        seen = cover[i]
+        c = centroid(seen > 0.5)
         if c is None:
             continue
         for shape in SHAPES:
             off = _OFFSETS.setdefault(shape, _centroid_offset(shape))
             best = 0.0
-            for k in (0.8, 1.0, 1.25):  # tolerate a model that draws the right shape a bit off-size
+            for k in (0.9, 1.0, 1.1):  # tolerate a model that draws the right shape a bit off-size
                 r = SIZES[obj.size] / 2 * scale[i] * k
-                template = _soft_shape(shape, c[0] - off[0] * r, c[1] - off[1] * r, r, size) > 0.5
-                union = (template | fg[i]).sum()
-                best = max(best, (template & fg[i]).sum() / union if union else 0.0)
+                template = _soft_shape(shape, c[0] - off[0] * r, c[1] - off[1] * r, r, size)
+                union = np.maximum(template, seen).sum()
+                best = max(best, np.minimum(template, seen).sum() / union if union else 0.0)
             scores[shape].append(best)
     return {s: float(np.mean(v)) if v else 0.0 for s, v in scores.items()}
 
@@ -306,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--weights", help="exported safetensors (default: the bundled weights)")
     src.add_argument("--checkpoint", help="a training checkpoint; its EMA weights are judged")
     src.add_argument("--ground-truth", action="store_true", help="judge the world's own renders")
+    ap.add_argument("--raw", action="store_true", help="with --checkpoint: judge the raw weights, not the EMA")
     ap.add_argument("-n", type=int, default=100, help="number of held-out captions")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--steps", type=int, default=24, help="Euler steps")
@@ -330,11 +361,11 @@ def main(argv: list[str] | None = None) -> int:
 
         sampler = SamplerConfig(steps=args.steps, guidance=args.guidance)
         if args.checkpoint:
-            model, step = load_checkpoint(args.checkpoint)
+            model, step = load_checkpoint(args.checkpoint, ema=not args.raw)
             gen = DiTGenerator(model=model, step=step, sampler=sampler)
         else:
             gen = DiTGenerator(args.weights, sampler=sampler)
-        label = gen.model_version
+        label = gen.model_version + (" (raw weights)" if args.raw else "") + f", {args.steps} steps, guidance {args.guidance}"
         clips = []
         for i in range(0, len(cases), args.batch):
             chunk = cases[i:i + args.batch]

@@ -50,7 +50,7 @@ def sample(model: VideoDiT, text: TextStates, null: TextStates, seeds: list[int]
     ts = timesteps(cfg.steps, cfg.shift)
     for t_now, t_next in zip(ts[:-1], ts[1:]):
         inp = torch.cat([x, x]) if guided else x
-        v = model(inp, t_now.expand(inp.shape[0]), states, mask)
+        v = model.velocity(inp, t_now.expand(inp.shape[0]), states, mask)
         if guided:
             v_c, v_u = v.chunk(2)
             v = v_u + cfg.guidance * (v_c - v_u)

@@ -51,6 +51,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     caption_dropout: float = 0.1
+    # t = sigmoid(N(t_mean, t_std)); t = 1 is pure noise.  A positive mean leans
+    # toward noisy inputs, where layout, shape and motion are decided.
+    t_mean: float = 0.8
+    t_std: float = 0.8
     pool_size: int = 12000  # distinct (scene, caption) pairs
     seed: int = 0
     threads: int = 1
@@ -116,16 +120,21 @@ class CaptionedPool:
 # ---------------------------------------------------------------- objective
 
 def flow_matching_loss(model: VideoDiT, x0: torch.Tensor, states: torch.Tensor, mask: torch.Tensor,
-                       generator: torch.Generator) -> torch.Tensor:
-    """Rectified flow: predict v = noise - x0 at x_t = (1 - t) x0 + t noise."""
+                       generator: torch.Generator, t_mean: float = 0.8, t_std: float = 0.8,
+                       t_min: float = 0.05) -> torch.Tensor:
+    """Rectified flow: match the velocity v = noise - x0 at x_t = (1 - t) x0 + t noise.
+
+    The target is written (x_t - x0) / max(t, t_min), the same floor the model's
+    x0 -> v conversion uses, so the loss stays finite as t -> 0.
+    """
     b = x0.shape[0]
-    # Logit-normal t concentrates training on mid noise levels, where the velocity is hardest to guess.
-    t = torch.sigmoid(torch.randn(b, generator=generator))
+    t = torch.sigmoid(t_mean + t_std * torch.randn(b, generator=generator))  # logit-normal
     noise = torch.randn(x0.shape, generator=generator)
     tt = t.view(b, 1, 1, 1, 1)
     xt = (1 - tt) * x0 + tt * noise
-    v = model(xt, t, states, mask)
-    return (v - (noise - x0)).pow(2).mean()
+    v = model.velocity(xt, t, states, mask, t_min=t_min)
+    target = noise - x0 if model.cfg.prediction == "v" else (xt - x0) / tt.clamp(min=t_min)
+    return (v - target).pow(2).mean()
 
 
 def drop_captions(states: torch.Tensor, mask: torch.Tensor, null_states: torch.Tensor, null_mask: torch.Tensor,
@@ -160,6 +169,7 @@ class Trainer:
         self.data_rng = np.random.default_rng(run.train.seed + 1)
         self.noise_gen = torch.Generator().manual_seed(run.train.seed + 2)
         self.losses: list[tuple[int, float]] = []  # (step, mean loss over log_every steps)
+        self._window: list[float] = []
         self.null_states, self.null_mask = null_text
         self.pool = pool
 
@@ -169,7 +179,7 @@ class Trainer:
         states, mask = drop_captions(states, mask, self.null_states, self.null_mask, cfg.caption_dropout, self.data_rng)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg)
-        loss = flow_matching_loss(self.model, x0, states, mask, self.noise_gen)
+        loss = flow_matching_loss(self.model, x0, states, mask, self.noise_gen, cfg.t_mean, cfg.t_std)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -177,7 +187,12 @@ class Trainer:
         # EMA warm-up: early on the average would be dominated by the random init.
         ema_update(self.ema, self.model, min(cfg.ema_decay, (1 + self.step) / (10 + self.step)))
         self.step += 1
-        return loss.item()
+        value = loss.item()
+        self._window.append(value)
+        if len(self._window) == cfg.log_every:
+            self.losses.append((self.step, float(np.mean(self._window))))
+            self._window = []
+        return value
 
     def state_dict(self) -> dict:
         return {
@@ -242,20 +257,22 @@ def plot_losses(losses: list[tuple[int, float]], path: Path, title: str) -> None
     plt.close(fig)
 
 
-def export_weights(checkpoint: Path, out_dir: Path, *, command: str) -> Path:
-    """Write the checkpoint's EMA weights as fp16 safetensors, with config and provenance beside them."""
+def export_weights(checkpoint: Path, out_dir: Path, *, command: str, ema: bool = True) -> Path:
+    """Write the checkpoint's EMA (or raw) weights as fp16 safetensors, with config and provenance beside them."""
     from safetensors.torch import save_file
 
     state = torch.load(checkpoint, weights_only=False)
     run = state["config"]
     name = run["name"]
-    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in state["ema"].items()}
-    meta = {"config": json.dumps(run["model"]), "step": str(state["step"]), "name": name, "command": command}
+    weights = "ema" if ema else "model"
+    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in state[weights].items()}
+    meta = {"config": json.dumps(run["model"]), "step": str(state["step"]), "name": name, "command": command,
+            "weights": weights}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.safetensors"
     save_file(tensors, str(path), metadata=meta)
     (out_dir / f"{name}.json").write_text(json.dumps(
-        {"run": run, "step": state["step"], "command": command,
+        {"run": run, "step": state["step"], "weights": weights, "command": command,
          "final_loss": state["losses"][-1][1] if state["losses"] else None}, indent=2) + "\n")
     plot_losses(state["losses"], out_dir / f"{name}-loss.png", f"{name}: training loss (step {state['step']})")
     return path
@@ -271,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="override train.threads (torch CPU threads)")
     ap.add_argument("--checkpoint", help=f"default {CHECKPOINT_DIR}/<name>.pt")
     ap.add_argument("--export", action="store_true", help="export the checkpoint's EMA weights and exit")
+    ap.add_argument("--raw", action="store_true", help="with --export: the raw weights instead of the EMA")
     ap.add_argument("--out", default=str(WEIGHTS_DIR), help="export folder")
     ap.add_argument("--cache-dir", default="runs/cache", help="text-embedding cache")
     ap.add_argument("--plot", default=None, help="loss plot path (default runs/<name>/loss.png)")
@@ -284,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = Path(args.checkpoint) if args.checkpoint else CHECKPOINT_DIR / f"{run.name}.pt"
 
     if args.export:
-        train_cmd = f"python -m generator.train --config {args.config} --steps <step>"
-        path = export_weights(ckpt, Path(args.out), command=train_cmd)
+        step = torch.load(ckpt, weights_only=False)["step"]
+        train_cmd = f"python -m generator.train --config {args.config} --steps {step}"
+        path = export_weights(ckpt, Path(args.out), command=train_cmd, ema=not args.raw)
         print(f"exported {ckpt} -> {path}")
         return 0
 
@@ -309,21 +328,20 @@ def main(argv: list[str] | None = None) -> int:
           f"{math.prod(run.model.grid)} tokens/clip, batch {run.train.batch_size}, threads {run.train.threads}")
 
     last_save = time.time()
-    window: list[float] = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   refresh_per_second=1) as progress:
         task = progress.add_task(run.name, total=run.train.steps, completed=trainer.step, loss="-", rate="")
-        t_window = time.time()
+        t_window, logged = time.time(), len(trainer.losses)
         while trainer.step < run.train.steps:
-            window.append(trainer.train_step())
-            if len(window) == run.train.log_every or trainer.step == run.train.steps:
-                rate = (time.time() - t_window) / len(window)
-                trainer.losses.append((trainer.step, float(np.mean(window))))
-                progress.update(task, completed=trainer.step, loss=f"{np.mean(window):.4f}", rate=f"{rate:.2f}s/step")
+            trainer.train_step()
+            if len(trainer.losses) > logged:
+                step, loss = trainer.losses[-1]
+                rate = (time.time() - t_window) / run.train.log_every
+                progress.update(task, completed=step, loss=f"{loss:.4f}", rate=f"{rate:.2f}s/step")
                 if not sys.stdout.isatty():  # a log file gets one plain line per interval
-                    print(f"step {trainer.step} loss {np.mean(window):.5f} {rate:.2f}s/step", flush=True)
-                window, t_window = [], time.time()
+                    print(f"step {step} loss {loss:.5f} {rate:.2f}s/step", flush=True)
+                t_window, logged = time.time(), len(trainer.losses)
             if time.time() - last_save > run.train.checkpoint_every_s or trainer.step == run.train.steps:
                 trainer.save(ckpt)
                 plot_losses(trainer.losses, plot_path, f"{run.name}: training loss")
