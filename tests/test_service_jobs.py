@@ -2,6 +2,7 @@
 
 import hashlib
 import sqlite3
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -100,3 +101,38 @@ def test_restart_keeps_finished_jobs_and_resumes_unfinished_ones(tmp_path):
         rest = [wait_job(c.get, u, gen) for u in urls[1:]]
         assert [j["status"] for j in rest] == ["delivered", "delivered"]
         assert len({first["payload"], *(j["payload"] for j in rest)}) == 3
+
+
+def test_a_pipeline_that_cannot_be_built_fails_jobs_without_killing_the_worker(tmp_path):
+    from skyseal.service.jobs import JobRunner, JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite", tmp_path / "videos")
+    builds = []
+
+    def broken_then_real():
+        builds.append(1)
+        if len(builds) == 1:
+            raise RuntimeError(f"cannot read key at {tmp_path}/signer.key")
+        from skyseal.config import Settings
+        from skyseal.pipeline import Pipeline
+
+        return Pipeline.from_settings(Settings(home=tmp_path / "home"))
+
+    runner = JobRunner(store, broken_then_real, workers=1)
+    runner.start()
+    try:
+        first = store.submit(key_id="k", prompt=PROMPT, seed=1, limit=4)
+        second = store.submit(key_id="k", prompt=PROMPT, seed=2, limit=4)
+        runner.notify()
+        deadline = time.monotonic() + 120
+        while not (store.get(second.id).finished and store.get(first.id).finished):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        runner.stop()
+        store.close()
+    store = JobStore(tmp_path / "jobs.sqlite", tmp_path / "videos")
+    failed, done = store.get(first.id), store.get(second.id)
+    assert failed.status == "failed" and "RuntimeError" in failed.reason and str(tmp_path) not in failed.reason
+    assert done.status == "delivered" and (tmp_path / "videos" / done.video).is_file()
+    store.close()

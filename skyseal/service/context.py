@@ -80,7 +80,11 @@ class ServiceContext:
 
     def start(self) -> None:
         self.detect_limiter = anyio.CapacityLimiter(self.settings.service.detect_concurrency)
-        self.shared()
+        shared = self.shared()
+        # Prompt-filter layers load their models on first use (once per process): pay that before serving,
+        # not inside the first client's request.
+        with shared["prompt_filter_lock"]:
+            shared["prompt_filter"].check("a red ball")
         self.runner.start()
 
     def close(self) -> None:

@@ -183,7 +183,12 @@ class JobRunner:
                         self._wake.wait(timeout=1.0)
                         continue
                 if pipeline is None:
-                    pipeline = self.make_pipeline()
+                    try:
+                        pipeline = self.make_pipeline()
+                    except Exception as exc:  # noqa: BLE001 - bad config fails the job, not the worker
+                        log.exception("cannot build the pipeline", extra={"job_id": job.id})
+                        self.store.finish(job.id, status="failed", result=None, reason=_public_reason(exc), video=None)
+                        continue
                 self._run(pipeline, job)
         finally:
             if pipeline is not None and hasattr(pipeline, "close"):
