@@ -70,8 +70,8 @@ def test_declared_oversize_is_413_before_any_body_is_sent(live):
 
 
 def test_streamed_oversize_is_413_long_before_the_whole_body(live):
-    """Chunked, no length: the server must stop at the limit, not after reading 64 MiB."""
-    total, chunk = 64 << 20, 64 << 10
+    """Chunked, no length: the server must stop at the limit, not after reading 128 MiB."""
+    total, chunk = 128 << 20, 64 << 10
     part_head = b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n\r\n'
     sent, status = 0, b""
     with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
