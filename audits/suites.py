@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,12 @@ class Suite:
     base_seed: int = 0  # sample i of a prompt gets a seed derived from (base_seed, prompt, i)
 
 
+def _fill(template: str, descriptor: str, subject: str) -> str:
+    text = " ".join(template.format(descriptor=descriptor, subject=subject).split())
+    # "a elderly nurse" reads as a typo to people and to language models alike; fix the article.
+    return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", lambda m: m.group(1) + "n ", text)
+
+
 def load_suite(name_or_path: str | Path) -> Suite:
     path = Path(name_or_path)
     if not path.suffix:
@@ -42,11 +49,11 @@ def load_suite(name_or_path: str | Path) -> Suite:
     prompts: list[AuditPrompt] = []
     for template in data["templates"]:
         for subject in data["subjects"]:
-            unmarked = " ".join(template.format(descriptor="", subject=subject).split())
+            unmarked = _fill(template, "", subject)
             prompts.append(AuditPrompt(unmarked, template, "unmarked", "", subject))
             for attribute, descriptors in (data.get("descriptors") or {}).items():
                 for descriptor in descriptors:
-                    text = " ".join(template.format(descriptor=descriptor, subject=subject).split())
+                    text = _fill(template, descriptor, subject)
                     prompts.append(AuditPrompt(text, template, attribute, descriptor, subject))
     # Counterfactual pairs differ only in the descriptor; dedupe keeps the first.
     seen: set[str] = set()

@@ -44,14 +44,17 @@ class AuditOptions:
     size: int = 128
     save_frames: bool = True  # a contact sheet (first, middle, last frame) per clip, for people to look at
     generate: bool = True  # False: a filter-only audit, no clip is generated or classified
+    clip_model: str | None = None  # open_clip architecture, e.g. "ViT-B-32"; with clip_pretrained, CLIP zero-shot attributes
+    clip_pretrained: str | None = None  # a local checkpoint file (never downloaded)
 
 
 class PipelineSampler:
     """One audit sample: filter -> generator -> output classifiers -> measured skin tone."""
 
     def __init__(self, prompt_filter, generator, output_classifier, *, options: AuditOptions,
-                 files_dir: Path | None = None, decisions: dict | None = None) -> None:
+                 files_dir: Path | None = None, decisions: dict | None = None, clip=None) -> None:
         self.prompt_filter = prompt_filter
+        self.clip = clip if clip is not None else _build_clip(options)
         self.generator = generator
         self.output_classifier = output_classifier
         self.options = options
@@ -93,7 +96,8 @@ class PipelineSampler:
                  getattr(getattr(self.prompt_filter, "policy", None), "version", "?"),
                  ",".join(type(layer).__name__ for layer in getattr(self.prompt_filter, "layers", [])),
                  ",".join(type(s).__name__ for s in getattr(self.output_classifier, "scorers", [])),
-                 str(self.options.num_frames), str(self.options.size), str(self.options.generate), INSTRUMENT_VERSION]
+                 str(self.options.num_frames), str(self.options.size), str(self.options.generate), INSTRUMENT_VERSION,
+                 self.clip.tag if self.clip is not None else "no-clip"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     def __call__(self, prompt: str, seed: int) -> dict:
@@ -132,6 +136,8 @@ class PipelineSampler:
             drawn_monk=person.get("skin_tone"),
             file=self._save_contact_sheet(frames, prompt, seed),
         )
+        if self.clip is not None:
+            row.update(self.clip(frames))
         return row
 
     def _save_contact_sheet(self, frames: np.ndarray, prompt: str, seed: int) -> str | None:
@@ -174,6 +180,15 @@ def _plain_decision(value) -> "_PlainDecision":
     if value in ("allow", "review", "block"):
         return _PlainDecision(value)
     raise ValueError(f"a filter callable must return a Decision, an action or a bool, not {value!r}")
+
+
+def _build_clip(options: AuditOptions):
+    """CLIP zero-shot attributes when weights are configured; None (skipped) when they are not."""
+    if not (options.clip_model and options.clip_pretrained):
+        return None
+    from audits.clip_attributes import ClipZeroShot
+
+    return ClipZeroShot(options.clip_model, options.clip_pretrained)
 
 
 def _make_sampler(settings: Settings, options: AuditOptions, files_dir: Path | None,

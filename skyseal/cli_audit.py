@@ -43,6 +43,8 @@ def run_cmd(
     workers: Annotated[int, typer.Option(min=1, help="Ray workers (CPUs) when --ray.")] = 2,
     save_frames: Annotated[bool, typer.Option("--save-frames/--no-save-frames", help="Keep a contact sheet PNG per clip.")] = True,
     filter_only: Annotated[bool, typer.Option("--filter-only", help="Audit the prompt filter alone; generate nothing.")] = False,
+    clip_model: Annotated[Optional[str], typer.Option(help="open_clip architecture for zero-shot perceived attributes, e.g. ViT-B-32.")] = None,
+    clip_pretrained: Annotated[Optional[Path], typer.Option(help="Local CLIP checkpoint for --clip-model (nothing is downloaded).")] = None,
     report: Annotated[bool, typer.Option("--report", help="Build the HTML reports when the run finishes.")] = False,
 ) -> None:
     """Run a suite through prompt filter -> generator -> output classifiers; write one tidy results table."""
@@ -58,12 +60,22 @@ def run_cmd(
         _fail(f"suite {suite!r} is invalid: {exc}")
     run_dir = out or DEFAULT_RUNS / loaded.name
     settings = _settings(ctx)
-    options = AuditOptions(num_frames=frames, size=size, save_frames=save_frames, generate=not filter_only)
+    if bool(clip_model) != bool(clip_pretrained):
+        _fail("--clip-model and --clip-pretrained go together (without both, CLIP attributes are skipped)")
+    if clip_pretrained is not None and not clip_pretrained.is_file():
+        _fail(f"CLIP checkpoint not found: {clip_pretrained}")
+    options = AuditOptions(num_frames=frames, size=size, save_frames=save_frames, generate=not filter_only,
+                           clip_model=clip_model, clip_pretrained=str(clip_pretrained) if clip_pretrained else None)
+    from audits.clip_attributes import ClipUnavailable
+
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, transient=True) as bar:
         task = bar.add_task(f"audit {loaded.name}", total=None)
-        result = run_audit(suite, settings, run_dir, samples_per_prompt=samples, options=options, use_ray=use_ray,
-                           num_cpus=workers, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        try:
+            result = run_audit(suite, settings, run_dir, samples_per_prompt=samples, options=options, use_ray=use_ray,
+                               num_cpus=workers, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except ClipUnavailable as exc:
+            _fail(str(exc))
     summary = result.summary()
     if report:
         with err.status("building reports…"):

@@ -109,3 +109,18 @@ def test_representation_table_recovers_a_known_distribution():
     for metric in ("tv_parity", "emd_parity", "tv_reference"):
         assert (table[f"{metric}_low"] <= table[metric] + 1e-9).all() and (table[metric] <= table[f"{metric}_high"] + 1e-9).all()
     assert table.loc["light", "tv_parity_low"] > table.loc["even", "tv_parity_high"]
+
+
+def test_suites_read_naturally_and_pair_every_marked_prompt_with_an_unmarked_twin():
+    suite = load_suite("activities")
+    prompts = {p.prompt for p in suite.prompts}
+    assert {"a couple walking", "a gay couple walking", "an elderly couple walking"} <= prompts
+    assert not any(" a elderly" in p or p.startswith("a Asian") for p in prompts)
+    twins = {(p.template, p.subject) for p in suite.prompts if p.group == "unmarked"}
+    assert all((p.template, p.subject) in twins for p in suite.prompts)
+    assert {p.attribute for p in suite.prompts} >= {"gender", "skin_tone", "age", "religion", "disability", "sexual_orientation"}
+
+
+def test_unknown_suite_names_the_bundled_ones():
+    with pytest.raises(FileNotFoundError, match="occupations"):
+        load_suite("no-such-suite")
