@@ -15,8 +15,9 @@ class Finding:
 
     category: str
     score: float
-    source: str  # e.g. "lexicon:sexual", "nudenet:320n"
-    evidence: str = ""  # the normalised text that matched, or the frames that drove a score
+    source: str  # e.g. "lexicon:sexual", "semantic:minilm-l6/heads-v1", "nudenet:320n"
+    evidence: str = ""  # the normalised text that matched, or a description of the frames
+    frames: tuple[int, ...] = ()  # output stage: the video frame indices that drove the score
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class Decision:
     categories: dict[str, float] = field(default_factory=dict)  # category -> highest score seen
     findings: tuple[Finding, ...] = ()
     normalized_text: str | None = None
+    # Context later stages may use, e.g. "mentions_minor", "mentions_real_person".
+    flags: tuple[str, ...] = ()
+    # Which layers or classifiers actually ran, so a reader knows what "allow" rests on.
+    checks: tuple[str, ...] = ()
+    # Output stage: category -> the video frame indices behind its score (its highest-scoring frames).
+    frames: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def blocked(self) -> bool:
@@ -42,6 +49,10 @@ class Decision:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data["findings"] = [{**f, "frames": list(f["frames"])} for f in data["findings"]]
+        data["flags"] = list(self.flags)
+        data["checks"] = list(self.checks)
+        data["frames"] = {c: list(v) for c, v in self.frames.items()}
         data["reasons"] = self.reasons
         return data
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+
+from .errors import PromptError
 
 # Format characters (zero-width space/joiners, BOM, bidi controls, soft hyphen)
 # that render as nothing but split words for a naive matcher.
@@ -23,7 +26,11 @@ _HOMOGLYPHS = str.maketrans(
         "ո": "n", "п": "n", "ս": "u", "ԛ": "q", "ԝ": "w",
         # Greek
         "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-        "υ": "u", "χ": "x", "ω": "w", "μ": "u", "γ": "y",
+        "υ": "u", "χ": "x", "ω": "w", "μ": "u", "γ": "y", "ϲ": "c", "ϳ": "j", "ς": "s",
+        # Latin look-alikes outside ASCII that NFKC keeps
+        "ı": "i", "ɑ": "a", "ɩ": "i", "ӏ": "l", "ǀ": "l", "ɒ": "a", "ɛ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i",
+        "ʟ": "l", "ɴ": "n", "ʀ": "r", "ʏ": "y", "ᴀ": "a", "ᴇ": "e", "ᴏ": "o", "ᴜ": "u", "ᴘ": "p", "ᴄ": "c", "ᴅ": "d", "ᴊ": "j",
+        "ᴋ": "k", "ᴍ": "m", "ᴛ": "t", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z", "ʙ": "b", "ꜰ": "f", "ꜱ": "s",
     }
 )
 
@@ -70,3 +77,47 @@ def spaced_runs(text: str) -> list[str]:
     """The joined letters of each spaced-out run; a term anywhere inside one was spelled out on purpose
     ("a n a k e d" -> "anaked" holds "naked", the article having joined the run)."""
     return [re.sub(r"[\s._-]", "", m.group(0)) for m in _SPACED_RUN.finditer(text)]
+
+
+def validate_prompt(prompt: object, max_chars: int = 2000) -> str:
+    """The prompt as text, or a PromptError that says in one line what is wrong with it.
+
+    Bytes are accepted only as strict UTF-8.  Control characters other than tab and
+    newline are refused rather than stripped: they have no place in a prompt and are a
+    common way to split words for a matcher.
+    """
+    if isinstance(prompt, (bytes, bytearray, memoryview)):
+        try:
+            prompt = bytes(prompt).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PromptError(f"prompt is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    if not isinstance(prompt, str):
+        raise PromptError(f"prompt must be a string, got {type(prompt).__name__}")
+    for i, ch in enumerate(prompt):
+        cat = unicodedata.category(ch)
+        if cat == "Cc" and ch not in "\t\n\r":
+            raise PromptError(f"prompt contains control character U+{ord(ch):04X} at position {i}")
+        if cat == "Cs":
+            raise PromptError(f"prompt contains an unpaired surrogate U+{ord(ch):04X} at position {i} (not valid Unicode)")
+    if not _INVISIBLE.sub("", prompt).strip():
+        raise PromptError("prompt is empty")
+    if len(prompt) > max_chars:
+        raise PromptError(f"prompt is {len(prompt)} characters long; the limit is {max_chars}")
+    return prompt
+
+
+@dataclass(frozen=True)
+class NormalizedPrompt:
+    """A prompt with the views the layers look at."""
+
+    raw: str
+    text: str  # normalize(raw)
+    views: tuple[str, ...]  # text, and its de-spaced form when letters were spelled out
+    runs: tuple[str, ...]  # the joined letters of each spelled-out run
+
+    @classmethod
+    def of(cls, raw: str) -> "NormalizedPrompt":
+        text = normalize(raw)
+        despaced = join_spaced_letters(text)
+        views = (text, despaced) if despaced != text else (text,)
+        return cls(raw=raw, text=text, views=views, runs=tuple(spaced_runs(text)))

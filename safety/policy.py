@@ -6,9 +6,28 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from .errors import SafetyError
 
 DEFAULT_POLICY = Path(__file__).with_name("policies") / "default.yaml"
+DATA_DIR = Path(__file__).with_name("data")
+
+# The checks a category can ask for.  Prompt stage: lexicon (exact terms), fuzzy
+# (misspelt terms), names (real people), semantic (MiniLM + trained head).
+# Output stage: nudity (NudeNet), clip (concept similarity), faces (Haar cascade
+# + the likeness/minors rules), temporal (evidence that persists across frames).
+Check = Literal["lexicon", "fuzzy", "names", "semantic", "nudity", "clip", "faces", "temporal"]
+
+
+class Concept(BaseModel):
+    """A CLIP text concept, in the manner of the Stable Diffusion safety checker: a frame whose
+    image embedding has cosine similarity >= threshold with the concept counts as evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+    threshold: float = Field(0.25, ge=-1, le=1)
 
 
 class CategoryPolicy(BaseModel):
@@ -19,7 +38,15 @@ class CategoryPolicy(BaseModel):
     review_threshold: float = Field(0.5, ge=0, le=1)
     block_threshold: float = Field(0.8, ge=0, le=1)
     applies_to: list[Literal["prompt", "output"]] = ["prompt"]
+    # The semantic head's probability counts as evidence from here on (None: the review threshold).
+    # Tuned per category on the training split: `python -m safety.models.train_semantic --thresholds`.
+    semantic_threshold: float | None = Field(None, ge=0, le=1)
+    checks: list[Check] = ["lexicon", "fuzzy", "semantic"]
     terms: list[str] = []
+    allow_phrases: list[str] = []  # a term inside one of these ("naked eye", "suicide prevention") does not count
+    # Lists of names, one a line: "builtin:public_figures" or a path relative to the policy file.
+    names: list[str] = []
+    concepts: list[Concept] = []
 
     @model_validator(mode="after")
     def _ordered(self) -> "CategoryPolicy":
@@ -36,18 +63,41 @@ class CategoryPolicy(BaseModel):
             return "review"
         return "allow"
 
+    def uses(self, check: str) -> bool:
+        return check in self.checks
+
 
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: str
+    max_prompt_chars: int = Field(2000, ge=1, le=100_000)
+    # Words that mark a prompt as being about children; the output rules use this flag.
+    minor_terms: list[str] = []
     categories: dict[str, CategoryPolicy]
+
+    _base_dir: Path = PrivateAttr(default=DEFAULT_POLICY.parent)
 
     def for_stage(self, stage: str) -> dict[str, CategoryPolicy]:
         return {name: c for name, c in self.categories.items() if stage in c.applies_to}
 
+    def with_check(self, stage: str, check: str) -> dict[str, CategoryPolicy]:
+        return {name: c for name, c in self.for_stage(stage).items() if c.uses(check)}
 
-class PolicyError(ValueError):
+    def names_for(self, category: str) -> list[str]:
+        """The names listed for a category, from the bundled lists and the team's own files."""
+        out: list[str] = []
+        for ref in self.categories[category].names:
+            path = DATA_DIR / f"{ref.split(':', 1)[1]}.txt" if ref.startswith("builtin:") else self._base_dir / ref
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError:
+                raise PolicyError(f"names list {ref!r} of category {category!r} not found at {path}") from None
+            out += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        return out
+
+
+class PolicyError(SafetyError, ValueError):
     """A policy file that cannot be used; the message names the file and the problem."""
 
 
@@ -55,9 +105,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
     p = Path(path) if path else DEFAULT_POLICY
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {p}") from None
     except (yaml.YAMLError, ValidationError, TypeError) as exc:
         first = str(exc).strip().splitlines()
         raise PolicyError(f"policy file {p} is invalid: {' '.join(first[:3])}") from None
+    policy._base_dir = p.resolve().parent
+    return policy

@@ -1,84 +1,99 @@
-"""The prompt filter: policy categories scored on a normalised prompt.
+"""The prompt filter: policy categories scored on a normalised prompt, layer by layer.
 
-This is the lexicon layer: whole-word or whole-phrase matches on the
-normalised text and on its de-spaced view.  Further layers (fuzzy lexicons,
-semantic classifiers) add findings to the same Decision.
+Layers (each optional, each named in the decision's ``checks``):
+``LexiconLayer`` exact terms, ``FuzzyLexiconLayer`` misspelt terms, ``NameLayer``
+real people's names, ``SemanticLayer`` MiniLM embeddings + trained heads.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 
 from .decision import Decision, Finding, strictest
-from .normalize import join_spaced_letters, normalize, spaced_runs
+from .lexicon import FuzzyLexiconLayer, LexiconLayer, NameLayer, _phrase_regex
+from .normalize import NormalizedPrompt, validate_prompt
 from .policy import Policy, load_policy
 
+log = logging.getLogger("safety.decisions")
 
-class LexiconLayer:
-    """Exact whole-word matches of each category's terms."""
 
-    name = "lexicon"
+class _PerPromptLayer:
+    """Adapts a layer that only has ``findings(views, runs)`` to the batched interface."""
 
-    def __init__(self, policy: Policy) -> None:
-        self._patterns: dict[str, re.Pattern[str]] = {}
-        self._inside: dict[str, re.Pattern[str]] = {}
-        for category, rules in policy.for_stage("prompt").items():
-            terms = sorted({normalize(t) for t in rules.terms if t.strip()}, key=len, reverse=True)
-            if terms:
-                alternatives = "|".join(re.escape(t) for t in terms)
-                self._patterns[category] = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
-                # Inside spelled-out runs, single-word terms of 4+ letters match anywhere.
-                inner = [re.escape(t) for t in terms if " " not in t and len(t) >= 4]
-                if inner:
-                    self._inside[category] = re.compile("|".join(inner))
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.name = getattr(layer, "name", type(layer).__name__)
 
-    def findings(self, views: Sequence[str], runs: Sequence[str] = ()) -> list[Finding]:
-        found: list[Finding] = []
-        for category, pattern in self._patterns.items():
-            inside = self._inside.get(category)
-            candidates = [(pattern, v) for v in views] + [(inside, r) for r in runs if inside is not None]
-            for regex, view in candidates:
-                m = regex.search(view)
-                if m:
-                    found.append(Finding(category=category, score=1.0, source=f"{self.name}:{category}", evidence=m.group(0)))
-                    break
-        return found
+    def findings_batch(self, prompts: Sequence[NormalizedPrompt]) -> list[list[Finding]]:
+        return [self.layer.findings(p.views, p.runs) for p in prompts]
 
 
 class PromptFilter:
-    """Decide allow / review / block for prompts under a policy."""
+    """Decide allow / review / block for prompts under a policy.
 
-    def __init__(self, policy: Policy | None = None, layers: Iterable | None = None) -> None:
+    ``PromptFilter()`` runs every layer, the semantic one included (the embedder loads on
+    the first check, once per process).  ``PromptFilter.lexicon_only()`` is the cheap
+    construction: word lists only, no model.
+    """
+
+    def __init__(self, policy: Policy | None = None, layers: Iterable | None = None, *, extra_names: Iterable[str] = (),
+                 semantic: bool = True, semantic_heads=None) -> None:
         self.policy = policy or load_policy()
-        self.layers = list(layers) if layers is not None else [LexiconLayer(self.policy)]
+        if layers is None:
+            layers = [LexiconLayer(self.policy), FuzzyLexiconLayer(self.policy), NameLayer(self.policy, extra_names)]
+            if semantic:
+                from .semantic import SemanticLayer
+
+                layers.append(SemanticLayer(self.policy, heads=semantic_heads))
+        self.layers = [layer if hasattr(layer, "findings_batch") else _PerPromptLayer(layer) for layer in layers]
+        self._minor = _phrase_regex(self.policy.minor_terms)
+
+    @classmethod
+    def lexicon_only(cls, policy: Policy | None = None, *, extra_names: Iterable[str] = ()) -> "PromptFilter":
+        return cls(policy, extra_names=extra_names, semantic=False)
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        return tuple(layer.name for layer in self.layers)
 
     def __call__(self, prompt: str) -> Decision:
         return self.check(prompt)
 
     def check(self, prompt: str) -> Decision:
+        """One prompt; raises PromptError for a prompt that cannot be checked."""
         return self.check_batch([prompt])[0]
 
     def check_batch(self, prompts: Sequence[str]) -> list[Decision]:
+        """Many prompts at once: each layer runs once over the whole batch (one embedding pass).
+
+        Every prompt is validated first, so a bad one fails the batch before any work is done;
+        callers that want per-prompt errors validate with ``safety.validate_prompt`` themselves.
+        """
+        if isinstance(prompts, (str, bytes)):
+            raise TypeError("check_batch takes a sequence of prompts; use check() for one")
+        texts = [validate_prompt(p, self.policy.max_prompt_chars) for p in prompts]
+        normalized = [NormalizedPrompt.of(t) for t in texts]
+        per_layer = [layer.findings_batch(normalized) for layer in self.layers]
         decisions = []
-        for prompt in prompts:
-            if not isinstance(prompt, str):
-                raise TypeError("prompts must be strings")
-            text = normalize(prompt)
-            views = [text]
-            despaced = join_spaced_letters(text)
-            if despaced != text:
-                views.append(despaced)
-            runs = spaced_runs(text)
-            findings = [f for layer in self.layers for f in layer.findings(views, runs)]
-            decisions.append(self._decide(findings, text))
+        for i, norm in enumerate(normalized):
+            findings = [f for layer_findings in per_layer for f in layer_findings[i]]
+            decision = self._decide(findings, norm)
+            log.info("prompt decision", extra={"decision": decision.to_dict()})
+            decisions.append(decision)
         return decisions
 
-    def _decide(self, findings: list[Finding], text: str) -> Decision:
+    def _decide(self, findings: list[Finding], norm: NormalizedPrompt) -> Decision:
         rules = self.policy.categories
         scores: dict[str, float] = {}
         for f in findings:
             scores[f.category] = max(scores.get(f.category, 0.0), f.score)
-        action = strictest(rules[c].action_for(s) for c, s in scores.items())
+        action = strictest(rules[c].action_for(s) for c, s in scores.items() if c in rules)
+        flags = []
+        if self._minor is not None and any(self._minor.search(v) for v in norm.views):
+            flags.append("mentions_minor")
+        if any(c in scores for c in rules if rules[c].uses("names") or c == "real_person_likeness"):
+            flags.append("mentions_real_person")
         return Decision(action=action, stage="prompt", policy_version=self.policy.version, categories=scores,
-                        findings=tuple(findings), normalized_text=text)
+                        findings=tuple(findings), normalized_text=norm.text, flags=tuple(flags), checks=self.checks)

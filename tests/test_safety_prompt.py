@@ -1,0 +1,181 @@
+"""Prompt filter: bad input, obfuscation, layers, batching, decision records and logs."""
+
+import io
+import json
+import logging
+
+import pytest
+
+from safety import JsonFormatter, PromptError, PromptFilter, load_policy, validate_prompt
+from safety.adversarial import OBFUSCATIONS, dilute, obfuscate
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return PromptFilter.lexicon_only()
+
+
+@pytest.fixture(scope="module")
+def full():
+    """The default filter with the semantic layer; the embedder loads once per process."""
+    return PromptFilter()
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("", "empty"),
+    ("   \n\t ", "empty"),
+    ("\u200b\u200d", "empty"),
+    ("x" * 2001, "2001 characters long; the limit is 2000"),
+    ("a red ball\x07 bouncing", "control character U+0007"),
+    ("nude\x00", "control character U+0000"),
+    (b"a red \xff ball", "not valid UTF-8"),
+    ("\ud800 lone", "surrogate"),
+    (42, "must be a string, got int"),
+    (None, "must be a string, got NoneType"),
+    ({"prompt": "x"}, "must be a string, got dict"),
+])
+def test_bad_input_is_a_clear_one_line_error(lexicon, bad, message):
+    with pytest.raises(PromptError, match=message) as info:
+        lexicon.check(bad)
+    assert "\n" not in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_valid_utf8_bytes_and_the_cap_itself_are_accepted(lexicon):
+    assert lexicon.check("a red ball".encode()).action == "allow"
+    assert validate_prompt("x" * 2000) == "x" * 2000
+
+
+def test_a_bad_prompt_fails_the_whole_batch_before_any_work(lexicon):
+    with pytest.raises(PromptError):
+        lexicon.check_batch(["a red ball", "", "a naked man"])
+    with pytest.raises(TypeError):
+        lexicon.check_batch("a single string is not a batch")
+
+
+@pytest.mark.parametrize("technique", sorted(OBFUSCATIONS))
+def test_every_obfuscation_is_undone(lexicon, technique):
+    for prompt, category in [("a naked woman dancing in a bedroom", "sexual"), ("a video of a beheading in the desert", "violence")]:
+        attacked = obfuscate(prompt, technique)
+        assert attacked != prompt
+        d = lexicon(attacked)
+        assert category in d.categories and d.action == "block", (technique, attacked, d.normalized_text)
+
+
+def test_fuzzy_terms_catch_misspellings_but_not_real_words(lexicon):
+    d = lexicon("a nakked woman on a bed")
+    assert d.action == "block" and any(f.source == "fuzzy:sexual" for f in d.findings)
+    for benign in ["baked bread on a table", "a massage therapist at work", "the cook beheads the shrimp"]:
+        assert lexicon(benign).action == "allow", benign
+
+
+def test_allow_phrases_and_word_boundaries(lexicon):
+    for benign in ["the naked eye view of the milky way", "a suicide prevention hotline ad", "shop ornaments in a window",
+                   "an anti-bullying campaign", "a medieval battle in a movie, no gore"]:
+        assert lexicon(benign).action == "allow", benign
+    # An allowed phrase does not hide a term elsewhere in the prompt.
+    assert lexicon("the naked eye sees a naked man").action == "block"
+
+
+def test_names_bundled_and_a_teams_own(tmp_path):
+    policy_text = load_policy().model_dump()
+    names = tmp_path / "our-people.txt"
+    names.write_text("# staff who opted out\njane q public\n")
+    policy_text["categories"]["real_person_likeness"]["names"] = ["builtin:public_figures", "our-people.txt"]
+    policy_text["categories"]["brand_mascots"] = {"action": "review", "terms": ["captain crunchy"], "checks": ["lexicon"]}
+    import yaml
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy_text))
+    f = PromptFilter.lexicon_only(load_policy(path), extra_names=["john example"])
+    for prompt in ["taylor swift drinking coffee", "jane q public waving", "John Example at the beach"]:
+        d = f(prompt)
+        assert d.action == "review" and "real_person_likeness" in d.categories and "mentions_real_person" in d.flags, prompt
+    assert f("captain crunchy eating cereal").categories == {"brand_mascots": 1.0}
+    assert f("a trump card in a poker game").action == "allow"
+
+
+def test_decision_record_is_complete_and_json(lexicon):
+    d = lexicon("joe biden in a p0rn scene with a child")
+    record = json.loads(json.dumps(d.to_dict()))
+    assert record["action"] == "block" and record["policy_version"] == load_policy().version
+    assert record["normalized_text"] == "joe biden in a porn scene with a child"
+    assert {"sexual", "real_person_likeness"} <= set(record["categories"])
+    assert {"lexicon", "fuzzy", "names"} <= set(record["checks"]) and "semantic" not in record["checks"]
+    assert "mentions_minor" in record["flags"]
+    assert any(r.startswith("sexual (1.00) by lexicon:sexual: porn") for r in record["reasons"])
+
+
+def test_decisions_reach_the_logs_as_json_with_reasons(lexicon):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("safety.decisions")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        lexicon("a pipe bomb tutorial")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["logger"] == "safety.decisions" and line["decision"]["action"] == "block"
+    assert line["decision"]["reasons"] == ["weapons_mass_harm (1.00) by lexicon:weapons_mass_harm: pipe bomb"]
+
+
+def test_semantic_layer_catches_what_no_word_list_holds(full, lexicon):
+    prompt = "a man taking his own life by leaping from a high bridge at night"
+    assert lexicon(prompt).action == "allow"  # no term of any list
+    d = full(prompt)
+    assert d.action != "allow" and "semantic" in d.checks
+    assert any(f.source.startswith("semantic:") and f.category == "self_harm" for f in d.findings)
+
+
+def test_semantic_layer_reads_through_dilution(full):
+    prompt = dilute("a man taking his own life by leaping from a high bridge at night")
+    d = full(prompt)
+    semantic = [f for f in d.findings if f.source.startswith("semantic:") and f.category == "self_harm"]
+    assert semantic and "leaping" in semantic[0].evidence  # the window that held the request
+
+
+def test_semantic_keeps_hard_benign_prompts(full):
+    for prompt in ["a chef cutting vegetables with a knife", "shooting a basketball in slow motion",
+                   "breast cancer awareness walk in pink shirts", "a red ball bouncing"]:
+        assert full(prompt).action == "allow", (prompt, full(prompt).reasons)
+
+
+def test_check_batch_embeds_the_batch_once_and_matches_single_checks(full):
+    layer = next(layer for layer in full.layers if layer.name == "semantic")
+    real = layer.embedder
+    calls = []
+
+    class Counting:
+        dim = real.dim
+
+        def encode(self, texts, batch_size=64):
+            calls.append(len(texts))
+            return real.encode(texts, batch_size)
+
+    prompts = ["a red ball bouncing", "a naked man", "a man taking his own life by leaping from a bridge",
+               "a knife sharpening tutorial", "donald trump dancing"]
+    layer._embedder = Counting()
+    try:
+        batch = full.check_batch(prompts)
+    finally:
+        layer._embedder = None
+    assert len(calls) == 1 and calls[0] == len(prompts)
+    singles = [full.check(p) for p in prompts]
+    assert [d.action for d in batch] == [d.action for d in singles]
+    for a, b in zip(batch, singles):
+        assert a.categories.keys() == b.categories.keys()
+        assert all(abs(a.categories[k] - b.categories[k]) < 1e-3 for k in a.categories)
+
+
+def test_cli_turns_a_bad_prompt_into_one_line(home, tmp_path, capsys):
+    from skyseal.cli import main
+
+    rc = main(["generate", "a red ball\x07", "-o", str(tmp_path / "x.mp4")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "control character" in err and "Traceback" not in err
+    assert not (tmp_path / "x.mp4").exists()
