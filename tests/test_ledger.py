@@ -172,7 +172,7 @@ def _write_many(url: str, start: int, count: int) -> None:
 
 def test_concurrent_writers_processes(ledger_url):
     Ledger(ledger_url).close()  # schema first, then four processes append at once
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context("fork")  # fresh engines in each child: the parent disposed its own
     procs = [ctx.Process(target=_write_many, args=(ledger_url, 1000 + 25 * k, 25)) for k in range(4)]
     for p in procs:
         p.start()
