@@ -256,3 +256,21 @@ def test_nearest_payload_tolerates_a_few_bit_errors(ledger_url):
         assert record.payload == make_payload(12) and bits == 3
         assert ledger.nearest_payload(f"{target ^ 0b11_1111:016x}") is None  # six bits: not claimed
         assert ledger.nearest_payload("not hex") is None
+
+
+def test_a_ledger_written_before_the_new_columns_still_opens(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.sqlite")
+    old.executescript("""
+        CREATE TABLE generations (payload TEXT PRIMARY KEY, sha256 TEXT NOT NULL, created_at TEXT NOT NULL,
+            model_version TEXT NOT NULL, seed INTEGER, prompt TEXT, file_name TEXT, manifest_label TEXT,
+            watermark_algorithm TEXT, decisions TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}');""")
+    old.execute("INSERT INTO generations VALUES (?, ?, '2025-01-01', 'm0', 1, 'p', 'f.mp4', NULL, 'a', '{}', '{}')",
+                (make_payload(1), "cd" * 32))
+    old.commit()
+    old.close()
+    with Ledger(tmp_path / "old.sqlite") as ledger:
+        assert ledger.by_payload(make_payload(1)).perceptual is None
+        ledger.add(_record(2, manifest_store=b"x"))
+        assert len(ledger) == 2 and ledger.by_payload(make_payload(2)).manifest_store == b"x"
