@@ -139,7 +139,8 @@ class OutputClassifier:
         action = strictest(rules[c].action_for(s) for c, s in scores.items())
         decision = Decision(action=action, stage="output", policy_version=self.policy.version, categories=scores,
                             findings=tuple(findings), flags=tuple(flags), checks=tuple(checks), frames=frames_of)
-        log.info("output decision", extra={"decision": decision.to_dict()})
+        if log.isEnabledFor(logging.INFO):
+            log.info("output decision", extra={"decision": decision.to_dict()})
         return decision
 
     def _pool(self, category, arr, source, idx, rule, findings, scores, frames_of) -> None:

@@ -80,7 +80,8 @@ class PromptFilter:
         for i, norm in enumerate(normalized):
             findings = [f for layer_findings in per_layer for f in layer_findings[i]]
             decision = self._decide(findings, norm)
-            log.info("prompt decision", extra={"decision": decision.to_dict()})
+            if log.isEnabledFor(logging.INFO):  # the record is built only when someone listens
+                log.info("prompt decision", extra={"decision": decision.to_dict()})
             decisions.append(decision)
         return decisions
 

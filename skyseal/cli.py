@@ -111,7 +111,7 @@ from . import cli_service  # noqa: E402,F401  (registers: serve, keys)
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected failures become one line on stderr and exit code 1, never a traceback."""
     from provenance import ProvenanceError
-    from safety import PolicyError
+    from safety import PolicyError, SafetyError
 
     from .errors import SkysealError
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:  # raised where click does not turn it into a return value
         return exc.exit_code
-    except (SkysealError, ProvenanceError, PolicyError) as exc:
+    except (SkysealError, ProvenanceError, PolicyError, SafetyError) as exc:  # SafetyError: PromptError and friends
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return EXIT_ERROR
     except KeyboardInterrupt:

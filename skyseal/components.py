@@ -26,10 +26,12 @@ def build_prompt_filter(settings: Settings):
     """The prompt filter under the configured policy (Pipeline.from_settings and the toolkit share it)."""
     from safety import PromptFilter, load_policy
 
-    return PromptFilter(load_policy(settings.safety.policy))
+    return PromptFilter(load_policy(settings.safety.policy), semantic=settings.safety.semantic)
 
 
 def build_output_classifier(settings: Settings):
-    from safety import OutputClassifier, load_policy
+    from safety import build_output_classifier, load_policy
 
-    return OutputClassifier(load_policy(settings.safety.policy), sample_rate=settings.safety.output_sample_rate)
+    s = settings.safety  # NudeNet + faces, and CLIP concepts only when weights are configured
+    return build_output_classifier(load_policy(s.policy), sample_rate=s.output_sample_rate, nudity=s.nudity, faces=s.faces,
+                                   clip_model=s.clip_model, clip_pretrained=s.clip_pretrained, clip_cache_dir=s.clip_cache_dir)

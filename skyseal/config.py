@@ -34,6 +34,14 @@ class SafetySettings(BaseModel):
     policy: Path | None = None  # None = safety's bundled default policy
     output_sample_rate: float = Field(2.0, gt=0)  # frames per second of video checked
     review: Literal["hold", "deliver"] = "hold"  # what happens to outputs a human must review
+    semantic: bool = True  # MiniLM semantic layer in the prompt filter (False: word lists only)
+    nudity: bool = True  # NudeNet output classifier (AGPL-3.0 model)
+    faces: bool = True  # Haar face detector for the likeness and minors rules
+    # CLIP concept classifier: an open_clip model name (or "local-dir:/path"), with weights from a local
+    # checkpoint path or a pretrained tag already in clip_cache_dir; None = not used.
+    clip_model: str | None = None
+    clip_pretrained: str | None = None
+    clip_cache_dir: Path | None = None
 
 
 TrainingUse = Literal["allowed", "notAllowed", "constrained"]
