@@ -9,8 +9,10 @@ import sys
 import time
 
 import requests
+from service_support import make_key
 
 from skyseal.cli import main
+from skyseal.config import Settings
 
 
 def _free_port() -> int:
@@ -22,10 +24,7 @@ def _free_port() -> int:
 def test_serve_runs_logs_json_without_keys_and_stops_on_sigterm(tmp_path):
     env = {**os.environ, "SKYSEAL_HOME": str(tmp_path / "home")}
     env.pop("SKYSEAL_CONFIG", None)
-    created = subprocess.run([sys.executable, "-m", "skyseal", "keys", "create", "ops", "--scope", "generate"],
-                             env=env, capture_output=True, text=True, timeout=120)
-    assert created.returncode == 0, created.stderr
-    key = json.loads(created.stdout)["key"]
+    key = make_key(Settings(home=tmp_path / "home"), "generate")  # `keys create` itself is tested in test_service_auth
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "skyseal", "serve", "--port", str(port)], env=env,
