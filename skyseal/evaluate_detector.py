@@ -191,6 +191,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # 1. generated clips through the real road
     pipeline = Pipeline.from_settings(settings)
+    results["settings"]["bench_frames"] = args.bench_frames
     results["settings"]["watermark_algorithm"] = pipeline.watermarker.algorithm
     clips: list[Path] = []
     clip_payload: dict[Path, str] = {}
@@ -291,6 +292,8 @@ def _report(results: dict, out_dir: Path) -> None:
     s = results["settings"]
     out.print(f"[bold]Detector evaluation[/]: {s['generated']} generated clips ({s['frames']} frames, {s['size']}px), "
               f"watermark backend {s['watermark_algorithm']}, {results['unmarked']['clips']} unmarked natural clips")
+    if not results["per_attack"]:
+        out.print("(no generated clips)")
     t = Table(title="generated clips per attack", title_justify="left")
     for col in ("attack", "n", "TPR (generated here)", "correct label", "watermark found", "PDQ match alone", "labels"):
         t.add_column(col)
@@ -328,6 +331,8 @@ def _plots(results: dict, out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(results["per_attack"])
+    if not names:
+        return
     tpr = [results["per_attack"][n].get("generated_here", 0) / max(1, results["per_attack"][n].get("total", 0)) for n in names]
     correct = [results["per_attack"][n].get("correct", 0) / max(1, results["per_attack"][n].get("total", 0)) for n in names]
     fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -345,6 +350,8 @@ def _plots(results: dict, out_dir: Path) -> None:
 
     cols = [*LABELS, "error"]
     rows = [r for r in LABELS if r in results["confusion"]]
+    if not rows:
+        return
     m = np.array([[results["confusion"][r].get(c, 0) for c in cols] for r in rows], dtype=float)
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.imshow(m / np.maximum(1, m.sum(1, keepdims=True)), cmap="Blues", vmin=0, vmax=1)
@@ -370,8 +377,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--max-frames", type=int, default=64, help="frames the detector samples per file")
     p.add_argument("--watermark", default=None, help="watermark backend (default: the settings' default)")
-    p.add_argument("--bench-files", type=int, default=4)
-    p.add_argument("--bench-frames", type=int, default=48)
+    p.add_argument("--bench-files", type=int, default=3)
+    p.add_argument("--bench-frames", type=int, default=240, help="frames per 720p benchmark file (24 fps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/evaluate_detector")
     run(p.parse_args(argv))

@@ -157,22 +157,31 @@ def sample_media(path: str | os.PathLike, *, max_frames: int = 64, runs: int = 4
     return clip, np.arange(len(clip.frames)) / (clip.fps or 1.0)
 
 
+# Seeking lands on the keyframe before the target, up to a GOP earlier (x264's default GOP is 250
+# frames, ~10 s).  Closer targets are reached by decoding on without converting frames to RGB, so
+# runs never decode the same stretch twice and the work stays bounded by runs x GOP + frames taken.
+SEEK_GAP_S = 10.0
+
+
 def _sample_runs(container, stream, duration: float, max_frames: int, runs: int) -> tuple[list, list]:
     if (stream.width or 0) * (stream.height or 0) > MAX_PIXELS:
         raise ValueError("frame too large")  # read_media reports it properly
     per_run = max(1, max_frames // runs)
     frames: list[np.ndarray] = []
     times: list[float] = []
+    decoder = None
+    position = -np.inf
     for k in range(runs):
         target = duration * k / runs
-        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        if decoder is None or target - position > SEEK_GAP_S:
+            container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+            decoder = container.decode(stream)
         taken = 0
-        for frame in container.decode(stream):
+        for frame in decoder:
             t = float(frame.pts * stream.time_base) if frame.pts is not None else target
-            if t + 1e-6 < target:
-                continue  # between the keyframe and the run's start
-            if times and t <= times[-1]:
-                break
+            position = t
+            if t + 1e-6 < target or (times and t <= times[-1]):
+                continue  # before the run's start, or already taken
             frames.append(frame.to_ndarray(format="rgb24"))
             times.append(t)
             taken += 1
