@@ -114,7 +114,8 @@ class Pipeline:
     def __call__(self, prompt: str, *, output: str | Path, seed: int | None = None) -> GenerationResult:
         return self.run(prompt, output=output, seed=seed)
 
-    def run(self, prompt: str, *, output: str | Path, seed: int | None = None) -> GenerationResult:
+    def run(self, prompt: str, *, output: str | Path, seed: int | None = None, num_frames: int | None = None) -> GenerationResult:
+        """``num_frames`` overrides ``generator.num_frames`` for this one video (the service's per-job option)."""
         seed = secrets.randbits(31) if seed is None else int(seed)
 
         # 1. Prompt filter: a blocked prompt never reaches the generator.
@@ -125,7 +126,7 @@ class Pipeline:
 
         # 2. Generate, then bring to delivery size.
         gen_cfg = self.settings.generator
-        video: GeneratedVideo = self.generator(prompt, seed=seed, num_frames=gen_cfg.num_frames)
+        video: GeneratedVideo = self.generator(prompt, seed=seed, num_frames=num_frames or gen_cfg.num_frames)
         frames = upscale(video.frames, gen_cfg.delivery_size)
 
         # 3. Output classifiers: a blocked output is never written as a deliverable.

@@ -23,12 +23,12 @@ def test_generate_stream_detect_and_audit_one_video(home):
     det = {"X-API-Key": make_key(settings, "detect")}
     aud = {"X-API-Key": make_key(settings, "audit")}
     with TestClient(create_app(settings)) as c:
-        r = c.post("/v1/generate", json={"prompt": PROMPT, "seed": 5}, headers=gen)
+        r = c.post("/v1/generate", json={"prompt": PROMPT, "seed": 5, "options": {"num_frames": 8}}, headers=gen)
         assert r.status_code == 202 and r.headers["Location"] == r.json()["url"]
         job = wait_job(c.get, r.json()["url"], gen)
         assert job["status"] == "delivered", job
         assert job["prompt_decision"]["action"] == "allow" and job["manifest"]["state"] == "Trusted"
-        assert job["seed"] == 5 and len(job["payload"]) == 16
+        assert job["seed"] == 5 and len(job["payload"]) == 16 and job["options"] == {"num_frames": 8}
 
         video = c.get(job["video_url"], headers=gen)
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
@@ -38,6 +38,7 @@ def test_generate_stream_detect_and_audit_one_video(home):
         verdict = c.post("/v1/detect", files={"file": ("download.mp4", video.content)}, headers=det).json()
         assert verdict["label"] == "generated_here_intact"
         assert verdict["watermark"]["payload"] == job["payload"] and verdict["ledger"]["kind"] == "sha256"
+        assert verdict["media"]["frames_read"] == 8  # the per-job option, not the server's 16
 
         record = c.get(f"/v1/ledger/{job['payload']}", headers=aud)
         assert record.status_code == 200 and record.json()["prompt"] == PROMPT and record.json()["sha256"] == job["sha256"]

@@ -62,5 +62,6 @@ def test_api_conforms_and_never_5xx(live_service):
             try:
                 run()
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every failure, report them together
-                problems[f"{operation.label} [{mode.value}]"] = str(exc)[:1500]
+                inner = "; ".join(str(e)[:700] for e in getattr(exc, "exceptions", ()))
+                problems[f"{operation.label} [{mode.value}]"] = f"{str(exc)[:1500]} {inner}"
     assert not problems, "\n\n".join(f"{k}: {v}" for k, v in problems.items())

@@ -22,7 +22,7 @@ def job_out(job: Job) -> JobOut:
     r = job.result or {}
     return JobOut(
         id=job.id, status=job.status, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
-        seed=r.get("seed", job.seed), payload=r.get("payload"), sha256=r.get("sha256"), model_version=r.get("model_version"),
+        seed=r.get("seed", job.seed), options=job.options or {}, payload=r.get("payload"), sha256=r.get("sha256"), model_version=r.get("model_version"),
         reason=job.reason, prompt_decision=r.get("prompt_decision"), output_decision=r.get("output_decision"),
         manifest=r.get("manifest"), video_url=f"/v1/jobs/{job.id}/video" if job.video else None,
     )
@@ -43,7 +43,8 @@ def generate(body: GenerateRequest, request: Request, key: ApiKey = Depends(requ
     ctx = request.app.state.ctx
     request.state.prompt = body.prompt
     try:
-        job = ctx.jobs.submit(key_id=key.id, prompt=body.prompt, seed=body.seed, limit=ctx.settings.service.queue_size)
+        job = ctx.jobs.submit(key_id=key.id, prompt=body.prompt, seed=body.seed, limit=ctx.settings.service.queue_size,
+                              options=body.options.model_dump(exclude_none=True))
     except QueueFull:
         ctx.metrics.jobs_rejected.inc()
         raise ApiError(429, "the generation queue is full; try again later", code="queue_full",

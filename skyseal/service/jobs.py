@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at TEXT,
     result TEXT,
     reason TEXT,
-    video TEXT
+    video TEXT,
+    options TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 """
@@ -57,6 +58,7 @@ class Job:
     result: dict | None
     reason: str | None
     video: str | None  # file name under the store's video folder, once delivered
+    options: dict | None = None  # per-job pipeline options (GenerateOptions, unset ones left out)
 
     @property
     def finished(self) -> bool:
@@ -77,6 +79,9 @@ class JobStore:
         self._conn = sqlite3.connect(Path(db_path), check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(jobs)")}
+        if "options" not in columns:  # a database from before per-job options
+            self._conn.execute("ALTER TABLE jobs ADD COLUMN options TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -86,14 +91,15 @@ class JobStore:
         with self._lock, self._conn:
             return self._conn.execute("UPDATE jobs SET status = 'queued', started_at = NULL WHERE status = 'running'").rowcount
 
-    def submit(self, *, key_id: str, prompt: str, seed: int | None, limit: int) -> Job:
+    def submit(self, *, key_id: str, prompt: str, seed: int | None, limit: int, options: dict | None = None) -> Job:
         job_id = uuid.uuid4().hex
         with self._lock, self._conn:
             pending = self._conn.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()[0]
             if pending >= limit:
                 raise QueueFull
-            self._conn.execute("INSERT INTO jobs (id, key_id, status, prompt, seed, created_at) VALUES (?, ?, 'queued', ?, ?, ?)",
-                               (job_id, key_id, prompt, seed, _now()))
+            self._conn.execute(
+                "INSERT INTO jobs (id, key_id, status, prompt, seed, created_at, options) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+                (job_id, key_id, prompt, seed, _now(), json.dumps(options or {})))
         return self.get(job_id)
 
     def claim_next(self) -> Job | None:
@@ -121,6 +127,7 @@ class JobStore:
             return None
         data = dict(zip(names, row))
         data["result"] = json.loads(data["result"]) if data["result"] else None
+        data["options"] = json.loads(data["options"]) if data.get("options") else {}
         return Job(**data)
 
     def counts(self) -> dict[str, int]:
@@ -197,7 +204,7 @@ class JobRunner:
     def _run(self, pipeline, job: Job) -> None:
         target = self.store.video_dir / f"{job.id}.mp4"
         try:
-            result = pipeline.run(job.prompt, output=target, seed=job.seed)
+            result = pipeline.run(job.prompt, output=target, seed=job.seed, **(job.options or {}))
         except Exception as exc:  # noqa: BLE001 - a failed job is recorded, the worker lives on
             log.exception("job failed", extra={"job_id": job.id})
             self.store.finish(job.id, status="failed", result=None, reason=_public_reason(exc), video=None)

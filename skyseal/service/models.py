@@ -38,11 +38,18 @@ class ValidationErrorBody(ErrorBody):
 PROMPT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 
+class GenerateOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    num_frames: int | None = Field(None, ge=4, le=64, description="Frames to generate; default: the server's generator.num_frames.")
+
+
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(min_length=1, max_length=2000, pattern=PROMPT_PATTERN, description="What the video should show.")
     seed: int | None = Field(None, ge=0, lt=2**31, description="Seed for reproducible output; random when omitted.")
+    options: GenerateOptions = GenerateOptions()
 
 
 class PromptRequest(BaseModel):
@@ -169,6 +176,7 @@ class JobOut(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     seed: int | None = None
+    options: GenerateOptions = GenerateOptions()
     payload: str | None = None
     sha256: str | None = None
     model_version: str | None = None
