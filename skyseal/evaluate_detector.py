@@ -33,7 +33,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .detect import GENERATED_HERE, GENERATED_INTACT, GENERATED_STRIPPED, GENERATED_TAMPERED, LABELS, NO_EVIDENCE
+from .detect import (
+    GENERATED_HERE, GENERATED_INTACT, GENERATED_STRIPPED, GENERATED_TAMPERED, LABELS, NO_EVIDENCE, OTHER_ISSUER_AI,
+)
 
 console = Console(stderr=True)
 
@@ -238,7 +240,11 @@ def run(args: argparse.Namespace) -> dict:
                 dst.unlink(missing_ok=True)
                 bar.advance(task)
 
-    # 2. unmarked natural clips
+    # 2. unmarked natural clips; one in 20 carries a valid manifest from another issuer claiming AI generation
+    from provenance import PemSigner, build_manifest, ensure_dev_ca, sign_file
+
+    stranger = ensure_dev_ca(work / "stranger-ca")
+    stranger_signer = PemSigner(stranger.signer_chain, stranger.signer_key)
     photos = natural_photos()
     false_positive_files: list[dict] = []
     with _progress() as bar:
@@ -248,14 +254,21 @@ def run(args: argparse.Namespace) -> dict:
             path = work / "unmarked" / f"n{i:05d}.mp4"
             path.parent.mkdir(parents=True, exist_ok=True)
             encode_mp4(frames, path, fps=8, crf=int(rng.integers(18, 33)))
+            expected = NO_EVIDENCE
+            if i % 20 == 0:
+                plain = path.with_suffix(".plain.mp4")
+                path.rename(plain)
+                sign_file(plain, path, build_manifest(title=path.name, claim_generator="another-generator", version="1",
+                                                      watermark_payload=None, watermark_algorithm=None), stranger_signer)
+                plain.unlink()
+                expected = OTHER_ISSUER_AI
             record = detector.record(path)
             label = record.get("label") or "error"
-            confusion[NO_EVIDENCE][label] += 1
+            confusion[expected][label] += 1
             if label in GENERATED_HERE:
                 false_positive_files.append({"clip": i, "label": label, "ledger": record.get("ledger"), "watermark": record.get("watermark")})
             path.unlink()
             bar.advance(task)
-    unmarked_labels = confusion[NO_EVIDENCE]
     results["unmarked"] = {"clips": args.unmarked, "false_generated_here": len(false_positive_files),
                            "watermark_false_found": sum(1 for f in false_positive_files if f["watermark"]["found"]),
                            "examples": false_positive_files[:5], "photos": len(photos)}
