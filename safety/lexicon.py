@@ -29,6 +29,7 @@ class LexiconLayer:
     """Exact whole-word matches of each category's terms, on every view of the prompt."""
 
     name = "lexicon"
+    all_of_score = 0.9  # terms that are harmless alone but not together: strong, not certain
 
     def __init__(self, policy: Policy) -> None:
         self._patterns: dict[str, re.Pattern[str]] = {}
@@ -46,9 +47,21 @@ class LexiconLayer:
             allowed = _phrase_regex(rules.allow_phrases)
             if allowed is not None:
                 self._allowed[category] = allowed
+        self._all_of: dict[str, list[re.Pattern[str]]] = {}
+        for category, rules in policy.with_check("prompt", "lexicon").items():
+            groups = [_phrase_regex(g) for g in rules.all_of]
+            if groups and all(g is not None for g in groups):
+                self._all_of[category] = groups
 
     def findings(self, views: Sequence[str], runs: Sequence[str] = ()) -> list[Finding]:
         found: list[Finding] = []
+        for category, groups in self._all_of.items():
+            for view in views:
+                matches = [g.search(view) for g in groups]
+                if all(matches):
+                    found.append(Finding(category, self.all_of_score, f"cooccurrence:{category}",
+                                         evidence=" + ".join(m.group(0) for m in matches)))
+                    break
         for category, pattern in self._patterns.items():
             allowed = self._allowed.get(category)
             inside = self._inside.get(category)

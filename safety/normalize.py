@@ -45,8 +45,11 @@ def _strip_marks(text: str) -> str:
 def _deleet_token(token: str) -> str:
     # Only rewrite digits/symbols inside tokens that also hold letters, so
     # "24 hours" and "3 dogs" keep their numbers.
-    if any(ch.isalpha() for ch in token) and any(not ch.isalpha() for ch in token):
-        return token.translate(_LEET)
+    # Sentence punctuation around a word is not leet ("test!" stays "test").
+    m = re.fullmatch(r"([\"'(\[]*)(.*?)([.,!?;:\"')\]]*)", token)
+    lead, core, trail = m.groups() if m else ("", token, "")
+    if any(ch.isalpha() for ch in core) and any(not ch.isalpha() for ch in core):
+        return lead + core.translate(_LEET) + trail
     return token
 
 
@@ -114,10 +117,18 @@ class NormalizedPrompt:
     text: str  # normalize(raw)
     views: tuple[str, ...]  # text, and its de-spaced form when letters were spelled out
     runs: tuple[str, ...]  # the joined letters of each spelled-out run
+    sentences: tuple[str, ...] = ()  # normalised sentences, when the prompt has more than one
 
     @classmethod
     def of(cls, raw: str) -> "NormalizedPrompt":
         text = normalize(raw)
         despaced = join_spaced_letters(text)
         views = (text, despaced) if despaced != text else (text,)
-        return cls(raw=raw, text=text, views=views, runs=tuple(spaced_runs(text)))
+        # Sentence ends are lost in normalisation, so split the raw text first.
+        parts = [join_spaced_letters(normalize(part)) for part in _SENTENCE_END.split(unicodedata.normalize("NFKC", raw))]
+        parts = [part for part in parts if part]
+        return cls(raw=raw, text=text, views=views, runs=tuple(spaced_runs(text)),
+                   sentences=tuple(parts) if len(parts) > 1 else ())
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")

@@ -43,6 +43,8 @@ class CategoryPolicy(BaseModel):
     semantic_threshold: float | None = Field(None, ge=0, le=1)
     checks: list[Check] = ["lexicon", "fuzzy", "semantic"]
     terms: list[str] = []
+    # Co-occurrence rule: fires when every group has a term in the prompt (e.g. a minor AND a sexual term).
+    all_of: list[list[str]] = []
     allow_phrases: list[str] = []  # a term inside one of these ("naked eye", "suicide prevention") does not count
     # Lists of names, one a line: "builtin:public_figures" or a path relative to the policy file.
     names: list[str] = []

@@ -118,10 +118,13 @@ class SemanticLayer:
     def embedder(self) -> SentenceEmbedder:
         return self._embedder or get_embedder()
 
-    def scores_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:
-        """Per text: the max over the text and its windows of each head's probability, the text
-        pieces (the whole text first, then windows) and, per category, which piece gave the max."""
-        pieces = [[t] + windows(t) for t in texts]
+    def scores_batch(self, texts: Sequence[str], sentences: Sequence[Sequence[str]] | None = None
+                     ) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:
+        """Per text: the max over the text, its sentences and its word windows of each head's
+        probability, the text pieces (the whole text first) and, per category, which piece gave the max."""
+        sentences = sentences or [()] * len(texts)
+        pieces = [list(dict.fromkeys([t, *(x for x in sents if len(x.split()) >= 3), *windows(t)]))
+                  for t, sents in zip(texts, sentences)]
         flat = [p for ps in pieces for p in ps]
         probs = self.heads.predict_proba(self.embedder.encode(flat)) if flat else np.zeros((0, len(self.heads.categories)))
         out = np.zeros((len(texts), len(self.heads.categories)), np.float32)
@@ -136,7 +139,7 @@ class SemanticLayer:
 
     def findings_batch(self, prompts: Sequence[NormalizedPrompt]) -> list[list[Finding]]:
         texts = [p.views[-1] for p in prompts]  # the de-spaced view when letters were spelled out
-        scores, pieces, argmax = self.scores_batch(texts)
+        scores, pieces, argmax = self.scores_batch(texts, [p.sentences for p in prompts])
         out = []
         for i in range(len(prompts)):
             found = []
