@@ -163,3 +163,10 @@ def test_path_parameters_do_not_traverse(live, generated):
 def test_wrong_content_type_is_415(live):
     r = requests.post(f"{live.url}/v1/detect", data=b"\0\0\0", headers={**live.headers, "Content-Type": "video/mp4"}, timeout=30)
     assert r.status_code == 415
+
+
+def test_json_bodies_declaring_more_than_a_mebibyte_are_413_unread(live):
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        sock.sendall((f"POST /v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {50 << 20}\r\n\r\n").encode())
+        assert _read_status(sock).startswith(b"HTTP/1.1 413")

@@ -37,7 +37,7 @@ def _own_job(request: Request, key: ApiKey, job_id: str) -> Job:
     return job
 
 
-@router.post("/generate", status_code=202, response_model=JobAccepted, responses=errors(*AUTH, 400, 422),
+@router.post("/generate", status_code=202, response_model=JobAccepted, responses=errors(*AUTH, 400, 413, 422),
              summary="Queue a generation: prompt filter, generator, output classifiers, watermark, C2PA, ledger")
 def generate(body: GenerateRequest, request: Request, key: ApiKey = Depends(require("generate"))):
     ctx = request.app.state.ctx

@@ -15,7 +15,7 @@ from .responses import AUTH, errors
 router = APIRouter(prefix="/v1")
 
 
-@router.post("/moderate/prompt", response_model=DecisionOut, responses=errors(*AUTH, 400, 422), tags=["policy"],
+@router.post("/moderate/prompt", response_model=DecisionOut, responses=errors(*AUTH, 400, 413, 422), tags=["policy"],
              summary="The safety policy's decision on a prompt, with the reasons")
 def moderate_prompt(body: PromptRequest, request: Request, key: ApiKey = Depends(require("generate"))) -> DecisionOut:
     shared = request.app.state.ctx.shared()

@@ -14,6 +14,7 @@ from ..config import Settings
 from . import api_jobs, api_media, api_ops, api_policy
 from .context import ServiceContext
 from .errors import install_error_handlers
+from .models import ErrorBody
 from .observability import AccessLogMiddleware
 
 DESCRIPTION = """Generate signed, watermarked videos through the safety policy; ask what is known about a file's origin.
@@ -42,6 +43,29 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
 
+class DeclaredBodyLimit:
+    """413 for a non-multipart body that declares more than ``limit`` bytes, before the app reads any of it.
+
+    JSON bodies here are a prompt or a path: kilobytes.  Uploads (multipart) have their own, streamed limit.
+    """
+
+    def __init__(self, app, limit: int = 1 << 20) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            length = headers.get(b"content-length", b"0")
+            if ctype != b"multipart/form-data" and length.isdigit() and int(length) > self.limit:
+                from fastapi.responses import JSONResponse
+
+                body = ErrorBody(error="too_large", message=f"request body larger than {self.limit} bytes")
+                return await JSONResponse(body.model_dump(), status_code=413, headers={"Connection": "close"})(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings) -> FastAPI:
     ctx = ServiceContext.build(settings)
 
@@ -63,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.service.cors_origins:  # off unless an operator names the origins
         app.add_middleware(CORSMiddleware, allow_origins=settings.service.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["X-API-Key", "Authorization", "Content-Type"], allow_credentials=False)
+    app.add_middleware(DeclaredBodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics, log_prompts=settings.service.log_prompts)
     return app
