@@ -288,7 +288,7 @@ def run(args: argparse.Namespace) -> dict:
         "embed >= 25 frames/s at 1080p": {"value": speed["skyseal"], "target": 25.0, "met": speed["skyseal"] >= 25.0},
     }
 
-    out = Console()
+    out = Console(width=150)  # wide enough for the tables when piped to a file
     table = Table(title=f"Watermark robustness ({len(clips)} clips, delivered at CRF {args.delivery_crf})")
     table.add_column("attack")
     for m in methods:

@@ -127,20 +127,16 @@ class SkysealWatermarker:
         pilot_step: float = 74.0,
         threshold: float = 1e-6,
         working_size: int = 128,
-        tile: int = 1,
         band: tuple[tuple[int, int], ...] = BAND,
         generators: tuple[int, ...] = RATE_HALF,
-        mask_gamma: float = 0.5,
-        compensation: float = 1.0,
         max_frames: int = 64,
         crop_scales: tuple[float, ...] | None = None,
         gains: tuple[float, ...] | None = None,
     ) -> None:
-        if working_size % (8 * tile):
-            raise ValueError("working_size must be a multiple of 8 * tile")
-        self.step, self.pilot_step, self.threshold, self.size, self.mask_gamma, self.max_frames = step, pilot_step, threshold, working_size, mask_gamma, max_frames
+        if working_size % 8:
+            raise ValueError("working_size must be a multiple of 8")
+        self.step, self.pilot_step, self.threshold, self.size, self.max_frames = step, pilot_step, threshold, working_size, max_frames
         self.generators = tuple(generators)
-        self.compensation = compensation
         self.scales = np.array(crop_scales if crop_scales is not None else np.round(np.arange(1.0, 0.7999, -0.01), 4))
         self.gains = np.array(gains if gains is not None else np.round(np.geomspace(0.7, 1.4, 18), 4))
         if 1.0 not in self.scales:
@@ -154,12 +150,8 @@ class SkysealWatermarker:
         self._basis = np.stack([np.outer(d[u], d[v]).reshape(-1) for u, v in band], axis=1).astype(np.float32)
         nbd = len(band)
         self._nb = nb = working_size // 8
-        # Cells: tile x tile blocks, all band coefficients of each.  slot = block * nbd + coefficient.
-        by, bx = np.divmod(np.arange(nb * nb), nb)
-        tile_of_block = (by // tile) * (nb // tile) + bx // tile
-        order = np.argsort(tile_of_block, kind="stable")
-        blocks_of_cell = order.reshape(-1, tile * tile)
-        self._cell_slots = (blocks_of_cell[:, :, None] * nbd + np.arange(nbd)).reshape(len(blocks_of_cell), -1)
+        # Cells: one block's band coefficients each (slot = block * nbd + coefficient).
+        self._cell_slots = np.arange(nb * nb)[:, None] * nbd + np.arange(nbd)
         self._slot_block = np.arange(nb * nb * nbd) // nbd
         n_cells, per_cell = self._cell_slots.shape
         self._n_code = codeword_bits(self.generators)
@@ -246,22 +238,15 @@ class SkysealWatermarker:
             self._embed_batch(out[start : start + batch], offset)
         return out
 
-    def _spread(self, d: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Working-size luma change that moves each cell's projection by exactly d (F x cells)."""
-        f, n = len(d), math.sqrt(self._chips.shape[1])
-        # Within a cell, textured blocks take a larger share of the change (perceptual mask).
-        change = (d * n / mask.sum(-1))[..., None] * mask * self._chips
-        delta = np.zeros((f, self._nb * self._nb * self._basis.shape[1]), dtype=np.float32)
-        delta[np.arange(f)[:, None, None], self._cell_slots[None]] = change
-        return self._from_slots(delta)
-
     def _residuals(self, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
-        """The working-size luma change for each frame, F x N x N: each cell to its nearest lattice point."""
-        pix = self._pixels_by_block(y)
-        mask = ((pix.std(axis=-1) + 2.0) ** self.mask_gamma)[:, self._slot_block][:, self._cell_slots]  # F x cells x slots
+        """The working-size luma change for each frame (F x N x N): every cell to its nearest lattice point."""
+        f, n = len(y), math.sqrt(self._chips.shape[1])
         h = self._projections(y)
         target = self._steps * (np.round(h / self._steps - offset) + offset)
-        return self._spread(self.compensation * (target - h), mask)
+        # Moving along the cell's own chip vector is the least change that reaches the target.
+        delta = np.zeros((f, self._cell_slots.size), dtype=np.float32)
+        delta[:, self._cell_slots] = ((target - h) / n)[..., None] * self._chips
+        return self._from_slots(delta)
 
     def _embed_batch(self, out: np.ndarray, offset: np.ndarray) -> None:
         t, h, w, _ = out.shape
@@ -326,11 +311,13 @@ class SkysealWatermarker:
         p_pilot = min(1.0, 2 * math.exp(math.log(n_primary) + _log_tail(primary_z)),
                       2 * math.exp(math.log(n_tests) + _log_tail(best_z)))
 
-        # Payload: frames weighted by their own pilot evidence.  The weights depend only on pilot
-        # cells, independent of the code cells, so the payload test's null distribution holds.
+        # Payload: frames weighted by signal over noise of their own pilot cells (mean / variance
+        # of t), so an intra frame that kept the mark outweighs many predicted frames that mostly
+        # did not.  The weights depend only on pilot cells, independent of the code cells, so the
+        # payload test's null distribution holds.
         tp = t[:, pilot]
-        z_frames = tp.sum(1) / np.sqrt((tp**2).sum(1) + 1e-12)
-        weights = np.maximum(z_frames, 0)
+        mean = tp.mean(1)
+        weights = np.maximum(mean, 0) / np.maximum(tp.var(1), 0.02)
         if not np.any(weights > 0):
             weights = np.ones(n_frames)
         soft = -(weights[:, None] * t[:, self._code_cells]).sum(0)  # positive = coded bit 1
