@@ -126,7 +126,8 @@ def classify_video(path: str | Path, settings: Settings, *, output_classifier=No
     clip = read_media(path)
     oc = output_classifier or build_output_classifier(settings)
     decision = oc.classify(clip.frames, clip.fps)
-    return {"file": str(path), "frames": int(len(clip.frames)), "fps": round(clip.fps, 3), **decision.to_dict()}
+    # The decision's own "frames" maps each category to the frames that drove it.
+    return {"file": str(path), "frames_decoded": int(len(clip.frames)), "fps": round(clip.fps, 3), **decision.to_dict()}
 
 
 def normalize_payload(payload: str) -> str:
