@@ -362,7 +362,7 @@ def _plot(results: dict, attack_names: list[str], path: Path) -> None:
         ax.set_ylabel(label)
         ax.set_ylim(0, 1.05)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(ncol=len(methods), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     axes[1].set_xticks(x + width * (len(methods) - 1) / 2, attack_names, rotation=40, ha="right")
     fig.suptitle("Watermark robustness per attack (Skyseal vs invisible-watermark dwtDctSvd)")
     fig.tight_layout()
