@@ -19,6 +19,8 @@ def build_generator(cfg: GeneratorSettings) -> VideoGenerator:
 
 
 def build_watermarker(cfg: ProvenanceSettings) -> Watermarker:
+    if cfg.watermark == "skyseal" and cfg.watermark_key is not None:
+        return get_watermarker(cfg.watermark, key=cfg.watermark_key.get_secret_value())
     return get_watermarker(cfg.watermark)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import yaml
 from platformdirs import user_config_dir
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 
 from .errors import ConfigError
 
@@ -68,6 +68,7 @@ class ProvenanceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     watermark: str = "skyseal"  # provenance.watermark.BACKENDS: "skyseal" (default) or "dwtDctSvd"
+    watermark_key: SecretStr | None = None  # the "skyseal" mark's key; None = the public development key
     signer_chain: Path | None = None  # PEM, leaf first; None = the development CA
     signer_key: Path | None = None
     signing_algorithm: str = "es256"

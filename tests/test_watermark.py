@@ -158,3 +158,15 @@ def test_benchmark_runs_end_to_end(tmp_path):
     assert set(results["attacks"]) == {"skyseal", "dwtDctSvd"}
     assert results["attacks"]["skyseal"]["none"]["exact"] == 1.0
     assert results["embed_fps_1080p"]["skyseal"] > 0 and (tmp_path / "bench_watermark.png").stat().st_size > 10_000
+
+
+def test_configured_key_is_used_and_stays_secret():
+    from skyseal.components import build_watermarker
+    from skyseal.config import ProvenanceSettings
+
+    cfg = ProvenanceSettings(watermark_key="deployment-secret-91c2")
+    keyed = build_watermarker(cfg)
+    marked = keyed.embed(_pan("coffee", n=4), PAYLOAD)
+    assert keyed.detect(marked).payload == PAYLOAD and not WM.detect(marked).found
+    assert "deployment-secret-91c2" not in repr(cfg) + cfg.model_dump_json() + repr(keyed)
+    assert isinstance(build_watermarker(ProvenanceSettings()), SkysealWatermarker)
