@@ -118,7 +118,7 @@ class PipelineSampler:
             return row  # a refused prompt never reaches the generator, as on the real road
         video = self.generator(prompt, seed=seed, num_frames=self.options.num_frames)
         frames = upscale(video.frames, self.options.size)
-        out = self.output_classifier.classify(frames, video.fps)
+        out = self.output_classifier.classify(frames, video.fps, prompt_decision=decision)  # as on the real road
         tone = measure_skin_tone(frames)
         person = (video.details.get("scene") or {}).get("person") or {}
         row.update(

@@ -41,10 +41,16 @@ def _root(
     ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Settings YAML (default: $SKYSEAL_CONFIG or <home>/config.yaml).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage to stderr.")] = False,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log every policy decision and stage to stderr as JSON lines (implies -v).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if log_json:
+        from safety.logs import use_json_logs
+
+        use_json_logs(level=logging.INFO, stream=sys.stderr)
+    else:
+        logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
     ctx.obj = config
 
 

@@ -130,7 +130,8 @@ class Pipeline:
         frames = upscale(video.frames, gen_cfg.delivery_size)
 
         # 3. Output classifiers: a blocked output is never written as a deliverable.
-        output_decision = self.output_classifier.classify(frames, video.fps)
+        # The prompt's decision lets output rules combine (faces + a real person's name, minors + nudity).
+        output_decision = self.output_classifier.classify(frames, video.fps, prompt_decision=prompt_decision)
         if output_decision.blocked:
             return GenerationResult("blocked", prompt_decision, output_decision, model_version=video.model_version, seed=seed)
 

@@ -171,3 +171,13 @@ def test_every_command_has_help_with_example():
                 ["ledger", "show"]):
         p = subprocess.run([sys.executable, "-m", "skyseal", *cmd, "--help"], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0 and "Example" in p.stdout, cmd
+
+
+def test_log_json_carries_every_decision_with_its_reasons():
+    proc = subprocess.run([sys.executable, "-m", "skyseal", "--log-json", "moderate", "a calm sea", "a nude beach"],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2
+    records = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    decisions = [r["decision"] for r in records if r.get("logger") == "safety.decisions"]
+    assert [d["action"] for d in decisions] == ["allow", "block"]
+    assert decisions[1]["categories"]["sexual"] > 0.5 and decisions[1]["findings"]
