@@ -35,18 +35,18 @@ def make_dataset(n_generated: int, n_natural: int, *, frames: int, size: int, se
     watermarker = get_watermarker(settings.provenance.watermark)
     photos = natural_photos()
     clips, labels = [], []
-    work = Path(tempfile.mkdtemp(prefix="skyseal-probe-"))
-    for i in track(range(n_generated + n_natural), description="clips", console=console):
-        if i < n_generated:
-            prompt = f"a {rng.choice(COLOURS)} {rng.choice(SHAPES)} {rng.choice(MOTIONS)}"
-            raw = watermarker.embed(generator(prompt, seed=int(seed * 10_000 + i), num_frames=frames).frames, make_payload())
-        else:
-            raw = natural_clip(photos, rng, n=frames, size=size)
-        path = work / f"c{i}.mp4"
-        encode_mp4(raw, path, fps=8, crf=int(rng.integers(18, 31)))
-        clips.append(read_media(path).frames)
-        labels.append(int(i < n_generated))
-        path.unlink()
+    with tempfile.TemporaryDirectory(prefix="skyseal-probe-") as work:
+        path = Path(work) / "clip.mp4"
+        for i in track(range(n_generated + n_natural), description="clips", console=console):
+            if i < n_generated:  # as delivered: watermarked, then H.264
+                prompt = f"a {rng.choice(COLOURS)} {rng.choice(SHAPES)} {rng.choice(MOTIONS)}"
+                raw = watermarker.embed(generator(prompt, seed=int(seed * 10_000 + i), num_frames=frames).frames, make_payload())
+            else:
+                raw = natural_clip(photos, rng, n=frames, size=size)
+            # Both classes get the same range of encoder qualities, so the probe cannot learn the codec instead.
+            encode_mp4(raw, path, fps=8, crf=int(rng.integers(18, 31)))
+            clips.append(read_media(path).frames)
+            labels.append(int(i < n_generated))
     return clips, labels
 
 
