@@ -6,7 +6,7 @@ from .signers import CallbackSigner, Signer
 from .strip import strip_credentials
 from .devca import DevCA, ensure_dev_ca
 from .errors import ProvenanceError
-from .ledger import GenerationRecord, Ledger, LedgerError, PerceptualHit, read_manifest
+from .ledger import DecisionEntry, GenerationRecord, Ledger, LedgerError, PerceptualHit, read_manifest
 from .perceptual import PerceptualMatch, VideoHash, hash_frames, is_same_video
 from .payload import make_payload, payload_is_valid
 from .watermark import DwtDctSvdWatermarker, WatermarkResult, Watermarker, get_watermarker
@@ -18,5 +18,5 @@ __all__ = [
     "payload_is_valid", "sign_file", "verify_file",
 ]
 __all__ += ["CallbackSigner", "Signer", "prompt_digest", "strip_credentials"]
-__all__ += ["LedgerError", "PerceptualHit", "PerceptualMatch", "VideoHash", "hash_frames", "is_same_video", "read_manifest"]
+__all__ += ["DecisionEntry", "LedgerError", "PerceptualHit", "PerceptualMatch", "VideoHash", "hash_frames", "is_same_video", "read_manifest"]
 __all__ += ["SkysealWatermarker"]

@@ -58,10 +58,27 @@ perceptual_bands = sa.Table(
     sa.UniqueConstraint("band_key", "payload"),
 )
 
+# Every policy decision the road made, refusals included: what a trust-and-safety
+# team audits ("what did we block last week, and why?").  Generations point here
+# by payload; a refused prompt has no payload and lives only here.
+policy_decisions = sa.Table(
+    "policy_decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.String(40), nullable=False, index=True),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False, index=True),
+    sa.Column("policy_version", sa.Text, nullable=False),
+    sa.Column("prompt_sha256", sa.String(64), index=True),
+    sa.Column("payload", sa.String(32)),
+    sa.Column("outcome", sa.String(32), nullable=False),  # delivered | blocked | held_for_review
+    sa.Column("decision", sa.Text, nullable=False),  # the full Decision record, reasons included
+)
+
+_APPEND_ONLY_TABLES = ("generations", "perceptual_bands", "policy_decisions")
 _SQLITE_APPEND_ONLY = [
     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
     f"BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END"
-    for t in ("generations", "perceptual_bands") for op in ("UPDATE", "DELETE")
+    for t in _APPEND_ONLY_TABLES for op in ("UPDATE", "DELETE")
 ]
 _PG_APPEND_ONLY = [
     "CREATE OR REPLACE FUNCTION skyseal_append_only() RETURNS trigger LANGUAGE plpgsql AS "
@@ -70,7 +87,7 @@ _PG_APPEND_ONLY = [
         f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{t}_append_only') THEN "
         f"CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
         f"FOR EACH ROW EXECUTE FUNCTION skyseal_append_only(); END IF; END $$"
-        for t in ("generations", "perceptual_bands")
+        for t in _APPEND_ONLY_TABLES
     ],
 ]
 _NEW_COLUMNS = {"manifest_json": "TEXT", "manifest_store": "BLOB", "perceptual": "TEXT"}
@@ -98,6 +115,24 @@ class GenerationRecord:
         data["manifest_store"] = len(self.manifest_store) if self.manifest_store else None  # size, not bytes
         data["perceptual"] = self.perceptual.to_dict() if self.perceptual else None
         return data
+
+
+@dataclass(frozen=True)
+class DecisionEntry:
+    """One policy decision as the ledger keeps it."""
+
+    created_at: str
+    stage: str  # "prompt" | "output"
+    action: str  # "allow" | "review" | "block"
+    policy_version: str
+    prompt_sha256: str | None
+    payload: str | None  # the generation it belongs to; None for refusals
+    outcome: str  # what the road did: delivered | blocked | held_for_review
+    decision: dict = field(default_factory=dict)
+    id: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -192,7 +227,29 @@ class Ledger:
         except sa.exc.IntegrityError:
             raise LedgerError(f"the ledger already holds a generation with payload {record.payload}") from None
 
+    def add_decisions(self, entries: list[DecisionEntry]) -> None:
+        """Append policy decisions (all stages of one run in one transaction)."""
+        rows = []
+        for e in entries:
+            row = {f.name: getattr(e, f.name) for f in fields(e) if f.name != "id"}
+            row["decision"] = json.dumps(e.decision, sort_keys=True, default=str)
+            rows.append(row)
+        if rows:
+            with self._writer.begin() as conn:
+                conn.execute(policy_decisions.insert(), rows)
+
     # -- reading ---------------------------------------------------------------------------------------------
+
+    def decisions(self, *, action: str | None = None, outcome: str | None = None, limit: int = 100) -> list[DecisionEntry]:
+        """The most recent policy decisions first, optionally only one action or outcome."""
+        query = sa.select(policy_decisions).order_by(policy_decisions.c.id.desc()).limit(limit)
+        if action is not None:
+            query = query.where(policy_decisions.c.action == action)
+        if outcome is not None:
+            query = query.where(policy_decisions.c.outcome == outcome)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [DecisionEntry(**{**row, "decision": json.loads(row["decision"])}) for row in rows]
 
     def by_payload(self, payload: str) -> GenerationRecord | None:
         return self._one(generations.c.payload == payload.lower())
@@ -332,4 +389,4 @@ def read_manifest(path: str | Path) -> tuple[str | None, bytes | None]:
     return manifest_json, store
 
 
-__all__ = ["GenerationRecord", "Ledger", "LedgerError", "PerceptualHit", "extract_manifest_store", "read_manifest"]
+__all__ = ["DecisionEntry", "GenerationRecord", "Ledger", "LedgerError", "PerceptualHit", "extract_manifest_store", "read_manifest"]

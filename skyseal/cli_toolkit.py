@@ -138,3 +138,16 @@ def ledger_show(
     except toolkit.NotFound as exc:
         err.print(str(exc))
         raise typer.Exit(EXIT_BLOCKED) from None
+
+
+@ledger_app.command("decisions", epilog="Examples: skyseal ledger decisions --action block --limit 20\n\n"
+                                        "skyseal ledger decisions --outcome held_for_review")
+def ledger_decisions(
+    ctx: typer.Context,
+    action: Annotated[Optional[str], typer.Option(help="Only this action: allow, review or block.")] = None,
+    outcome: Annotated[Optional[str], typer.Option(help="Only this outcome: delivered, blocked or held_for_review.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 100,
+) -> None:
+    """Recent policy decisions with their reasons, one JSON object a line (refusals included)."""
+    for entry in toolkit.ledger_decisions(_settings(ctx), action=action, outcome=outcome, limit=limit):
+        sys.stdout.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")

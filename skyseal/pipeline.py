@@ -17,9 +17,10 @@ from pathlib import Path
 
 
 from generator import GeneratedVideo, VideoGenerator, upscale
-from provenance import C2paReport, GenerationRecord, Ledger, Watermarker, build_manifest, make_payload, sign_file, verify_file
-from provenance import prompt_digest
-from provenance import hash_frames, read_manifest
+from provenance import (
+    C2paReport, DecisionEntry, GenerationRecord, Ledger, Watermarker, build_manifest, hash_frames, make_payload, prompt_digest,
+    read_manifest, sign_file, verify_file,
+)
 from safety import Decision, OutputClassifier, PromptFilter
 
 from . import __version__
@@ -122,6 +123,7 @@ class Pipeline:
         prompt_decision = self.prompt_filter.check(prompt)
         log.info("prompt decision", extra={"action": prompt_decision.action, "categories": prompt_decision.categories})
         if prompt_decision.blocked:
+            self._record_decisions(prompt, "blocked", None, prompt_decision)
             return GenerationResult("blocked", prompt_decision, seed=seed)
 
         # 2. Generate, then bring to delivery size.
@@ -133,6 +135,7 @@ class Pipeline:
         # The prompt's decision lets output rules combine (faces + a real person's name, minors + nudity).
         output_decision = self.output_classifier.classify(frames, video.fps, prompt_decision=prompt_decision)
         if output_decision.blocked:
+            self._record_decisions(prompt, "blocked", None, prompt_decision, output_decision)
             return GenerationResult("blocked", prompt_decision, output_decision, model_version=video.model_version, seed=seed)
 
         held = "review" in (prompt_decision.action, output_decision.action) and self.settings.safety.review == "hold"
@@ -172,8 +175,18 @@ class Pipeline:
                 )
             )
         status = "held_for_review" if held else "delivered"
+        self._record_decisions(prompt, status, payload, prompt_decision, output_decision)
         return GenerationResult(status, prompt_decision, output_decision, payload=payload, path=destination, sha256=digest,
                                 manifest=report, model_version=video.model_version, seed=seed, details=video.details)
+
+    def _record_decisions(self, prompt: str, outcome: str, payload: str | None, *decisions: Decision) -> None:
+        """Every decision reaches the ledger with its reasons, refusals included (they have no generation)."""
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        self.ledger.add_decisions([
+            DecisionEntry(created_at=now, stage=d.stage, action=d.action, policy_version=d.policy_version,
+                          prompt_sha256=prompt_digest(prompt), payload=payload, outcome=outcome, decision=d.to_dict())
+            for d in decisions
+        ])
 
 
 __all__ = ["GenerationResult", "Pipeline", "sha256_file"]

@@ -234,12 +234,28 @@ def ledger_show(key: str, settings: Settings) -> dict:
     k = key.strip().lower()
     if not _HEX.match(k or "-") or len(k) not in (16, 64):
         raise InputError(f"{key!r} is neither a payload (16 hex digits) nor a SHA-256 (64 hex digits)")
-    if not settings.ledger_path.exists():
-        raise NotFound(f"no ledger at {settings.ledger_path} yet")
-    with Ledger(settings.ledger_path) as ledger:
+    if settings.provenance.ledger_url is None and not settings.ledger_path.exists():
+        raise NotFound(f"no ledger at {settings.ledger_path} yet")  # don't create an empty one just to look
+    with Ledger(settings.ledger_location) as ledger:
         record = ledger.by_payload(k) if len(k) == 16 else ledger.by_sha256(k)
     if record is None:
         raise NotFound(f"no generation with {'payload' if len(k) == 16 else 'sha256'} {k} in the ledger")
     return record.to_dict()
 
 
+
+
+def ledger_decisions(settings: Settings, *, action: str | None = None, outcome: str | None = None, limit: int = 100) -> list[dict]:
+    """Recent policy decisions, newest first: what was blocked, held or delivered, and why."""
+    from provenance import Ledger
+
+    if action not in (None, "allow", "review", "block"):
+        raise InputError(f"action must be allow, review or block, not {action!r}")
+    if outcome not in (None, "delivered", "blocked", "held_for_review"):
+        raise InputError(f"outcome must be delivered, blocked or held_for_review, not {outcome!r}")
+    if limit < 1:
+        raise InputError("limit must be at least 1")
+    if settings.provenance.ledger_url is None and not settings.ledger_path.exists():
+        return []
+    with Ledger(settings.ledger_location) as ledger:
+        return [e.to_dict() for e in ledger.decisions(action=action, outcome=outcome, limit=limit)]

@@ -181,3 +181,22 @@ def test_log_json_carries_every_decision_with_its_reasons():
     decisions = [r["decision"] for r in records if r.get("logger") == "safety.decisions"]
     assert [d["action"] for d in decisions] == ["allow", "block"]
     assert decisions[1]["categories"]["sexual"] > 0.5 and decisions[1]["findings"]
+
+
+def test_every_decision_reaches_the_ledger_refusals_included(home, capsys, tmp_path):
+    rc, _, _ = run(capsys, "generate", "a nude person on a beach", "-o", str(tmp_path / "never.mp4"))
+    assert rc == 2
+    rc, _, _ = run(capsys, "generate", "a small blue ring rising at dusk", "-o", str(tmp_path / "ring.mp4"), "--seed", "3")
+    assert rc == 0
+    rc, out, _ = run(capsys, "ledger", "decisions")
+    entries = [json.loads(line) for line in out.splitlines()]
+    assert rc == 0 and [(e["stage"], e["outcome"]) for e in entries] == [("output", "delivered"), ("prompt", "delivered"),
+                                                                        ("prompt", "blocked")]
+    refusal = entries[-1]
+    assert refusal["action"] == "block" and refusal["payload"] is None and len(refusal["prompt_sha256"]) == 64
+    assert "sexual" in refusal["decision"]["categories"] and refusal["decision"]["reasons"]
+    assert entries[0]["payload"] == entries[1]["payload"] and entries[0]["payload"]
+    rc, out, _ = run(capsys, "ledger", "decisions", "--action", "block")
+    assert [json.loads(line)["outcome"] for line in out.splitlines()] == ["blocked"]
+    rc, _, err = run(capsys, "ledger", "decisions", "--action", "maybe")
+    assert rc == 1 and "action must be" in one_line_error(err)
