@@ -123,8 +123,8 @@ class SkysealWatermarker:
         self,
         *,
         key: str | bytes = DEFAULT_KEY,
-        step: float = 45.0,
-        pilot_step: float = 74.0,
+        step: float = 35.0,
+        pilot_step: float = 57.0,
         threshold: float = 1e-6,
         working_size: int = 128,
         band: tuple[tuple[int, int], ...] = BAND,
@@ -238,25 +238,38 @@ class SkysealWatermarker:
             self._embed_batch(out[start : start + batch], offset)
         return out
 
-    def _residuals(self, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
-        """The working-size luma change for each frame (F x N x N): every cell to its nearest lattice point."""
+    def _residuals(self, y: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The working-size luma change (F x N x N) that moves every cell's projection to ``target``."""
         f, n = len(y), math.sqrt(self._chips.shape[1])
-        h = self._projections(y)
-        target = self._steps * (np.round(h / self._steps - offset) + offset)
         # Moving along the cell's own chip vector is the least change that reaches the target.
         delta = np.zeros((f, self._cell_slots.size), dtype=np.float32)
-        delta[:, self._cell_slots] = ((target - h) / n)[..., None] * self._chips
+        delta[:, self._cell_slots] = ((target - self._projections(y)) / n)[..., None] * self._chips
         return self._from_slots(delta)
 
-    def _embed_batch(self, out: np.ndarray, offset: np.ndarray) -> None:
+    def _add(self, out: np.ndarray, residual: np.ndarray, frames: np.ndarray | None = None) -> None:
         t, h, w, _ = out.shape
         # Sixteenths of a grey level: the upsampling runs on int16 and rounds once at the end.
-        residual = np.rint(self._residuals(self._work_luma(out), offset) * 16).astype(np.int16)
-        for i in range(t):
+        residual = np.rint(residual * 16).astype(np.int16)
+        for i in range(t) if frames is None else frames:
             r = residual[i] if (h, w) == (self.size, self.size) else cv2.resize(residual[i], (w, h), interpolation=cv2.INTER_LINEAR)
             r = np.right_shift(r + np.int16(8), 4)
             # The same change on R, G and B is a luma-only change; cv2.add saturates to 0..255.
             cv2.add(out[i], cv2.merge([r, r, r]), dst=out[i], dtype=cv2.CV_8U)
+
+    def _embed_batch(self, out: np.ndarray, offset: np.ndarray) -> None:
+        y = self._work_luma(out)
+        h = self._projections(y)
+        target = self._steps * (np.round(h / self._steps - offset) + offset)
+        self._add(out, self._residuals(y, target))
+        # Where channels saturate (bright or very colourful pictures) the change reaches luma only
+        # in part: measure what the frame now holds and top it up once where that cost real accuracy.
+        y = self._work_luma(out)
+        miss = np.sqrt((((self._projections(y) - target) / self._steps) ** 2).mean(axis=1))
+        redo = np.flatnonzero(miss > 0.04)
+        if len(redo):
+            residual = np.zeros_like(y)
+            residual[redo] = self._residuals(y[redo], target[redo])
+            self._add(out, residual, redo)
 
     # --- detection ----------------------------------------------------------------------------
     def _crop_view(self, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
