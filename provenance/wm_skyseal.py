@@ -18,7 +18,9 @@ Design, and why each part is there:
   modulation); a code bit shifts the lattice by half a step.  The picture's
   own energy then costs nothing; what matters is the noise processing adds,
   against the step.  Pilot cells use a coarser lattice than payload cells:
-  detection has to survive more than payload recovery.
+  detection has to survive more than payload recovery.  A second pass measures
+  the marked frames and tops up what resampling and saturated channels left
+  short, so every cell sits on its lattice point in the delivered pixels.
 * **Every frame carries everything**, so detection pools frames; a re-encode
   keeps the mark best in intra frames (its predicted frames carry motion-
   shifted copies), so the first frame, which is always intra, is a candidate
