@@ -20,10 +20,10 @@ from .config import Settings
 class _DetectBatch:
     """A Ray Data actor: one Detector per worker process, reused for every batch."""
 
-    def __init__(self, settings_json: str, max_frames: int) -> None:
+    def __init__(self, settings: Settings, max_frames: int) -> None:
         from .batch import Detector
 
-        self.detector = Detector.from_settings(Settings.model_validate_json(settings_json), max_frames=max_frames)
+        self.detector = Detector.from_settings(settings, max_frames=max_frames)
 
     def __call__(self, batch: dict) -> dict:
         records = [json.dumps(self.detector.record(p), default=str) for p in batch["path"]]
@@ -46,7 +46,8 @@ def detect_with_ray(paths: Sequence[str | Path], settings: Settings, *, address:
             return []
         n_workers = workers or max(1, int(ray.available_resources().get("CPU", 1)))
         ds = ray.data.from_items(items, override_num_blocks=min(len(items), 4 * n_workers))
-        out = ds.map_batches(_DetectBatch, fn_constructor_kwargs={"settings_json": settings.model_dump_json(), "max_frames": max_frames},
+        # The Settings object travels pickled, not as JSON: JSON would mask the watermark key.
+        out = ds.map_batches(_DetectBatch, fn_constructor_kwargs={"settings": settings, "max_frames": max_frames},
                              batch_size=batch_size, concurrency=n_workers, num_cpus=1)
         rows = out.take_all()
     finally:
