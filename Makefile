@@ -1,12 +1,12 @@
 # Two entry points for a fresh machine with Python 3.11:
 #   make demo   installs into .venv, generates a signed video and detects it
-#   make test   installs into .venv (with test extras) and runs the test suite
+#   make test   installs the system packages tests need (root + apt), .venv with test extras, runs the suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_PROMPT ?= a large red triangle sliding to the left under a night sky
 
-.PHONY: install demo test clean
+.PHONY: install system-deps demo test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ demo: install
 	$(VENV)/bin/skyseal generate "$(DEMO_PROMPT)" -o out/demo.mp4 --seed 7
 	$(VENV)/bin/skyseal detect out/demo.mp4
 
-test: install
+system-deps:
+	bash scripts/system-deps.sh
+
+test: system-deps install
 	$(PY) -m pytest
 
 clean:
