@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=100, help="number of held-out captions")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--steps", type=int, default=24, help="Euler steps")
-    ap.add_argument("--guidance", type=float, default=4.0)
+    ap.add_argument("--guidance", type=float, default=3.0)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sheet", default="out/evaluate/contact-sheet.png")

@@ -20,7 +20,7 @@ from .text_encoder import TextStates
 @dataclass(frozen=True)
 class SamplerConfig:
     steps: int = 24
-    guidance: float = 4.0
+    guidance: float = 3.0
     # Time shift > 1 spends more steps at high noise, where layout and motion are decided.
     shift: float = 1.0
 

@@ -275,6 +275,14 @@ def export_weights(checkpoint: Path, out_dir: Path, *, command: str, ema: bool =
         {"run": run, "step": state["step"], "weights": weights, "command": command,
          "final_loss": state["losses"][-1][1] if state["losses"] else None}, indent=2) + "\n")
     plot_losses(state["losses"], out_dir / f"{name}-loss.png", f"{name}: training loss (step {state['step']})")
+    size_mb = path.stat().st_size / 2**20
+    (out_dir / "README.md").write_text(
+        f"# Bundled generator weights\n\n"
+        f"`{name}.safetensors` ({size_mb:.1f} MB, fp16): the {weights} weights of `{name}` at training step "
+        f"{state['step']}; model and training config in `{name}.json`, loss curve in `{name}-loss.png`.\n\n"
+        f"Reproduce: `{command}` then "
+        f"`{command.split(' --steps')[0]} --export{' --raw' if not ema else ''}`.\n\n"
+        f"Judge: `python -m generator.evaluate --weights generator/weights/{name}.safetensors`.\n")
     return path
 
 

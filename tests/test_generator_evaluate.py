@@ -21,18 +21,26 @@ def test_judges_score_ground_truth_renders_near_perfectly():
         assert fraction >= 0.95, (attribute, fraction)
 
 
-@pytest.mark.parametrize("size", [32, 64])
-def test_every_colour_shape_and_motion_is_told_apart(size):
+def test_every_colour_shape_and_motion_is_told_apart():
     rng = np.random.default_rng(0)
     for colour in COLOURS:
         for shape in SHAPES:
             motion = MOTIONS[int(rng.integers(len(MOTIONS)))]
             scene = Scene(background="dusk", objects=(SceneObject(shape, colour, "medium", motion),),
                           start=(0.5, float(rng.uniform(0.3, 0.7))))
-            clip = render_clip(scene, frames=16, size=size)
+            clip = render_clip(scene, frames=16, size=32)
             assert judge_colour(clip, scene) == colour
             assert judge_shape(clip, scene) == shape
             assert judge_motion(clip, scene) == motion
+
+
+def test_judges_work_at_delivery_resolution_too():
+    rng = np.random.default_rng(1)
+    for shape in SHAPES:
+        colour, motion = list(COLOURS)[int(rng.integers(len(COLOURS)))], MOTIONS[int(rng.integers(len(MOTIONS)))]
+        scene = Scene(background="forest", objects=(SceneObject(shape, colour, "small", motion),))
+        clip = render_clip(scene, frames=16, size=64)
+        assert judge_clip(clip, scene).correct == {"colour": True, "shape": True, "motion": True}
 
 
 def test_wrong_clips_are_judged_wrong():
