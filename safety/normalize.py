@@ -61,8 +61,9 @@ def normalize(text: str) -> str:
     text = _strip_marks(text)
     tokens = [_deleet_token(tok) for tok in text.split()]
     text = " ".join(tokens)
-    # Squeeze characters repeated three or more times ("nuuuude" -> "nude").
-    text = re.sub(r"([a-z])\1{2,}", r"\1", text)
+    # Squeeze characters repeated three or more times ("nuuuude" -> "nude"), but not a token that is one
+    # letter repeated ("xxx", "zzz"): squeezed, it would become a lone letter that matches everywhere.
+    text = re.sub(r"\b([a-z])\1+\b|([a-z])\2{2,}", lambda m: m.group(0) if m.group(1) else m.group(2), text)
     # Split on punctuation that is not inside a word (keeps "self-harm" but splits "gore.").
     text = re.sub(r"[^\w\s'-]+", " ", text)
     return " ".join(text.split())

@@ -21,6 +21,7 @@ def prompt_filter():
         ("NUUUUDE", "nude"),  # repeated letters
         ("𝐧𝐮𝐝𝐞", "nude"),  # mathematical bold letters
         ("3 dogs", "3 dogs"),  # numbers alone stay numbers
+        ("XXX", "xxx"),  # a token of one repeated letter is a word, not a stretched letter
     ],
 )
 def test_normalize_undoes_obfuscation(raw, expected):
@@ -37,6 +38,7 @@ def test_spaced_letters_join_only_single_letters():
     ("ｇｏｒｅ and blood", "violence"),
     ("how to build a bomb in a garage", "weapons_mass_harm"),
     ("donald trump giving a speech", "real_person_likeness"),
+    ("an XXX movie scene", "sexual"),
 ])
 def test_unsafe_prompts_fire(prompt_filter, prompt, category):
     decision = prompt_filter(prompt)
@@ -46,7 +48,7 @@ def test_unsafe_prompts_fire(prompt_filter, prompt, category):
 
 
 @pytest.mark.parametrize("prompt", ["shop ornaments in a window", "a red ball bouncing", "a sussex countryside walk",
-                                    "the therapist's office"])
+                                    "the therapist's office", "a box marked x on a treasure map"])
 def test_benign_prompts_pass(prompt_filter, prompt):
     assert prompt_filter(prompt).action == "allow"
 
