@@ -22,7 +22,6 @@ from .errors import MediaError
 # A frame larger than 8K UHD is refused before decoding: it is either an
 # attack on memory or nothing this toolkit is meant to look at.
 MAX_PIXELS = 7680 * 4320
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,6 @@ def atomic_output(path: str | os.PathLike, suffix: str | None = None) -> Iterato
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
 
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def encode_mp4(frames: np.ndarray, path: str | os.PathLike, *, fps: float = 8.0, crf: int = 18) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from .config import Settings
 from .media import atomic_output, encode_mp4
 from .signing import SigningSetup, signing_setup
 
-log = logging.getLogger("skyseal.pipeline")
 
 
 @dataclass
@@ -121,7 +119,6 @@ class Pipeline:
 
         # 1. Prompt filter: a blocked prompt never reaches the generator.
         prompt_decision = self.prompt_filter.check(prompt)
-        log.info("prompt decision", extra={"action": prompt_decision.action, "categories": prompt_decision.categories})
         if prompt_decision.blocked:
             self._record_decisions(prompt, "blocked", None, prompt_decision)
             return GenerationResult("blocked", prompt_decision, seed=seed)
