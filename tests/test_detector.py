@@ -234,7 +234,7 @@ def test_expand_paths_walks_folders_for_media_only(tmp_path):
 def test_keyed_watermark_alone_is_enough_only_below_one_in_a_million():
     from provenance import C2paReport
 
-    strong = WatermarkResult(True, None, 0.9, 1e-9, "skyseal/stdm-v1", 16)  # present, payload unreadable
+    strong = WatermarkResult(True, None, 0.9, 1e-9, "skyseal/stdm-v2", 16)  # present, payload unreadable
     label, evidence = combine(C2paReport(state="absent"), strong, LedgerMatch("none"))
     assert label == GENERATED_STRIPPED and [e.source for e in evidence if e.supports] == ["c2pa", "watermark"]
     assert "could not be read" in evidence[1].detail

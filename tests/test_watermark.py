@@ -47,7 +47,7 @@ def test_round_trip_through_real_h264_file(delivered):
     assert psnr(marked, frames) >= 42.0
     result = WM.detect(decoded)
     assert result.found and result.payload == PAYLOAD
-    assert result.p_value < 1e-12 and result.algorithm == "skyseal/stdm-v1"
+    assert result.p_value < 1e-12 and result.algorithm == "skyseal/stdm-v2"
     assert result.confidence > 0.9 and len(result.per_frame_agreement) == len(decoded)
 
 
