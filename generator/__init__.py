@@ -13,7 +13,7 @@ def __getattr__(name: str):
 
         return DiTGenerator
     if name == "DiffusersGenerator":
-        from .diffusers_adapter import DiffusersGenerator
+        from .diffusers import DiffusersGenerator
 
         return DiffusersGenerator
     raise AttributeError(f"module 'generator' has no attribute {name!r}")

@@ -36,7 +36,7 @@ def tiny_wan_dir(tmp_path_factory):
 
 def test_wan_folder_loads_and_generates_reproducible_frames(tiny_wan_dir):
     from generator.base import GeneratedVideo
-    from generator.diffusers_adapter import DiffusersGenerator
+    from generator.diffusers import DiffusersGenerator
 
     gen = DiffusersGenerator(tiny_wan_dir, height=16, width=16, steps=2, guidance=3.0, max_sequence_length=32)
     assert gen.kind == "WanPipeline"
@@ -77,7 +77,7 @@ def tiny_cogvideox_dir(tmp_path_factory):
 
 
 def test_cogvideox_folder_loads_and_generates(tiny_cogvideox_dir):
-    from generator.diffusers_adapter import DiffusersGenerator
+    from generator.diffusers import DiffusersGenerator
 
     gen = DiffusersGenerator(tiny_cogvideox_dir, height=16, width=16, steps=2, guidance=3.0, max_sequence_length=16)
     assert gen.kind == "CogVideoXPipeline"
@@ -87,7 +87,7 @@ def test_cogvideox_folder_loads_and_generates(tiny_cogvideox_dir):
 
 
 def test_a_folder_without_a_pipeline_is_refused(tmp_path):
-    from generator.diffusers_adapter import DiffusersGenerator
+    from generator.diffusers import DiffusersGenerator
 
     with pytest.raises(FileNotFoundError):
         DiffusersGenerator(tmp_path)
