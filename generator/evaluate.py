@@ -292,10 +292,11 @@ def accuracy(verdicts: list[Verdict]) -> dict[str, tuple[float, int]]:
     return {k: (float(np.mean(oks)), len(oks)) for k, oks in tallies.items()}
 
 
-def heldout_cases(n: int, seed: int) -> list[tuple[Scene, str]]:
-    """Held-out captions; person captions always name the skin-tone band, so tone can be judged."""
+def heldout_cases(n: int, seed: int, split: str = "heldout") -> list[tuple[Scene, str]]:
+    """Held-out captions (or, to measure the generalisation gap, training-split ones); person
+    captions always name the skin-tone band, so tone can be judged."""
     rng = np.random.default_rng(seed)
-    return [sample_captioned(rng, split="heldout", tone_caption_rate=1.0) for _ in range(n)]
+    return [sample_captioned(rng, split=split, tone_caption_rate=1.0) for _ in range(n)]
 
 
 # ---------------------------------------------------------------- contact sheet
@@ -339,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raw", action="store_true", help="with --checkpoint: judge the raw weights, not the EMA")
     ap.add_argument("-n", type=int, default=100, help="number of held-out captions")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--split", choices=("heldout", "train"), default="heldout",
+                    help="caption split; 'train' shows how much of a miss is the held-out colour x shape pairs")
     ap.add_argument("--steps", type=int, default=24, help="Euler steps")
     ap.add_argument("--guidance", type=float, default=3.0)
     ap.add_argument("--batch", type=int, default=20)
@@ -350,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    cases = heldout_cases(args.n, args.seed)
+    cases = heldout_cases(args.n, args.seed, args.split)
     started = time.time()
     if args.ground_truth:
         label = "ground truth (procedural renders)"
@@ -372,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             clips.extend(gen.generate_batch([c for _, c in chunk], [args.seed + i + j for j in range(len(chunk))]))
     verdicts = [judge_clip(clip, scene, caption) for clip, (scene, caption) in zip(clips, cases)]
     acc = accuracy(verdicts)
-    print(f"{label}: {len(cases)} held-out captions, {time.time() - started:.0f}s")
+    print(f"{label}: {len(cases)} {'held-out' if args.split == 'heldout' else 'training-split'} captions, {time.time() - started:.0f}s")
     for k in ("colour", "shape", "motion", "role", "tone", "person_motion"):
         if k in acc:
             frac, count = acc[k]

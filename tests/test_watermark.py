@@ -171,3 +171,15 @@ def test_configured_key_is_used_and_stays_secret():
     assert keyed.detect(marked).payload == PAYLOAD and not WM.detect(marked).found
     assert "deployment-secret-91c2" not in repr(cfg) + cfg.model_dump_json() + repr(keyed)
     assert isinstance(build_watermarker(ProvenanceSettings()), SkysealWatermarker)
+
+
+def test_layout_with_repeated_code_bits_round_trips_and_reads_nothing_unmarked():
+    # Smaller cells with each code bit repeated over several of them: the soft values of the
+    # repeats are combined before decoding, so the payload still comes back through H.264.
+    wm = SkysealWatermarker(band=((0, 1), (1, 0), (1, 1)), cell_size=1, code_share=0.6, step=30.0, pilot_step=45.0)
+    assert len(wm._code_cells) == 3 * wm._n_code  # 768 cells: 460 for the code -> each bit in 3 cells
+    frames = _pan("coffee", n=8)
+    marked = A.h264(wm.embed(frames, PAYLOAD), 18)
+    result = wm.detect(marked)
+    assert result.found and result.payload == PAYLOAD
+    assert not wm.detect(frames).found
