@@ -39,14 +39,14 @@ class PromptFilter:
     """
 
     def __init__(self, policy: Policy | None = None, layers: Iterable | None = None, *, extra_names: Iterable[str] = (),
-                 semantic: bool = True, semantic_heads=None) -> None:
+                 semantic: bool = True, semantic_heads=None, embedder=None) -> None:
         self.policy = policy or load_policy()
         if layers is None:
             layers = [LexiconLayer(self.policy), FuzzyLexiconLayer(self.policy), NameLayer(self.policy, extra_names)]
             if semantic:
                 from .semantic import SemanticLayer
 
-                layers.append(SemanticLayer(self.policy, heads=semantic_heads))
+                layers.append(SemanticLayer(self.policy, heads=semantic_heads, embedder=embedder))
         self.layers = [layer if hasattr(layer, "findings_batch") else _PerPromptLayer(layer) for layer in layers]
         self._minor = _phrase_regex(self.policy.minor_terms)
 

