@@ -1,6 +1,6 @@
 """Provenance: invisible watermarks, C2PA credentials, and the generation ledger."""
 
-from .credentials import C2paReport, PemSigner, build_manifest, prompt_digest, sign_file, verify_file
+from .c2pa import C2paReport, PemSigner, build_manifest, prompt_digest, sign_file, verify_file
 from .devca import DevCA, ensure_dev_ca
 from .errors import ProvenanceError
 from .ledger import DecisionEntry, GenerationRecord, Ledger, LedgerError, PerceptualHit, read_manifest

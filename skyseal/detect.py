@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from provenance import C2paReport, Ledger, Watermarker, WatermarkResult, verify_file
-from provenance.credentials import TRAINED_ALGORITHMIC_MEDIA
+from provenance.c2pa import TRAINED_ALGORITHMIC_MEDIA
 from provenance.perceptual import hash_frames, is_same_video
 
 from .media import sample_media

@@ -8,7 +8,7 @@ import pytest
 from provenance import (
     PemSigner, ProvenanceError, build_manifest, ensure_dev_ca, sign_file, strip_credentials, verify_file,
 )
-from provenance.credentials import WEBM_UNSUPPORTED
+from provenance.c2pa import WEBM_UNSUPPORTED
 from skyseal.media import encode_mp4, read_media
 
 FRAMES = np.random.default_rng(4).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from provenance import PemSigner, ProvenanceError, build_manifest, ensure_dev_ca, prompt_digest, sign_file, verify_file
-from provenance.credentials import SOFT_BINDING, TRAINED_ALGORITHMIC_MEDIA, WATERMARK_ACTION
+from provenance.c2pa import SOFT_BINDING, TRAINED_ALGORITHMIC_MEDIA, WATERMARK_ACTION
 from safety import Decision
 from skyseal.media import encode_mp4
 

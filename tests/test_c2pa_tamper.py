@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from provenance import PemSigner, build_manifest, ensure_dev_ca, prompt_digest, sign_file, verify_file
-from provenance.credentials import MANIFEST_UNREADABLE
+from provenance.c2pa import MANIFEST_UNREADABLE
 from skyseal.media import encode_mp4
 
 
