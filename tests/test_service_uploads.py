@@ -170,3 +170,19 @@ def test_json_bodies_declaring_more_than_a_mebibyte_are_413_unread(live):
         sock.sendall((f"POST /v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       f"Content-Length: {50 << 20}\r\n\r\n").encode())
         assert _read_status(sock).startswith(b"HTTP/1.1 413")
+
+
+def test_chunked_json_bodies_are_cut_off_at_the_limit(live):
+    # No Content-Length: the body streams in chunks, and the count stops it past 1 MiB.
+    def chunks():
+        piece = b'{"prompt": "' + b"a" * 65536
+        yield piece
+        for _ in range(64):  # 4 MiB more than a prompt could ever need
+            yield b"a" * 65536
+
+    headers = {"X-API-Key": make_key(live.settings, "generate"), "Content-Type": "application/json"}
+    r = requests.post(f"{live.url}/v1/moderate/prompt", data=chunks(), headers=headers, timeout=60)
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    ok = requests.post(f"{live.url}/v1/moderate/prompt", data=iter([b'{"prompt": "a red ball ', b'rolling"}']),
+                       headers=headers, timeout=60)
+    assert ok.status_code == 200 and ok.json()["action"] == "allow"

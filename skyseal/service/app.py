@@ -8,6 +8,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..config import Settings
@@ -43,8 +44,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
 
+class _BodyTooLarge(StarletteHTTPException):
+    # An HTTPException, so FastAPI's body reader lets it through (it turns other errors into 400)
+    # and the app's handler answers it in the usual error shape.
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes", headers={"Connection": "close"})
+
+
 class DeclaredBodyLimit:
-    """413 for a non-multipart body that declares more than ``limit`` bytes, before the app reads any of it.
+    """413 for a non-multipart body over ``limit`` bytes: at once when its Content-Length says so,
+    and as soon as the count passes the limit when it streams in without one (chunked).
 
     JSON bodies here are a prompt or a path: kilobytes.  Uploads (multipart) have their own, streamed limit.
     """
@@ -53,17 +62,43 @@ class DeclaredBodyLimit:
         self.app = app
         self.limit = limit
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            length = headers.get(b"content-length", b"0")
-            if ctype != b"multipart/form-data" and length.isdigit() and int(length) > self.limit:
-                from fastapi.responses import JSONResponse
+    async def _too_large(self, scope, receive, send) -> None:
+        from fastapi.responses import JSONResponse
 
-                body = ErrorBody(error="too_large", message=f"request body larger than {self.limit} bytes")
-                return await JSONResponse(body.model_dump(), status_code=413, headers={"Connection": "close"})(scope, receive, send)
-        await self.app(scope, receive, send)
+        body = ErrorBody(error="too_large", message=f"request body larger than {self.limit} bytes")
+        await JSONResponse(body.model_dump(), status_code=413, headers={"Connection": "close"})(scope, receive, send)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == b"multipart/form-data":
+            return await self.app(scope, receive, send)
+        length = headers.get(b"content-length", b"0")
+        if length.isdigit() and int(length) > self.limit:
+            return await self._too_large(scope, receive, send)
+        received, started = 0, False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge(self.limit)
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:  # a streaming handler already answered; nothing better to send
+                raise
+            await self._too_large(scope, receive, send)
 
 
 def create_app(settings: Settings) -> FastAPI:
