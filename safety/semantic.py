@@ -227,29 +227,49 @@ def windows(text: str, size: int = 16, stride: int = 8, max_windows: int = 16) -
 
 
 class LinearHeads:
-    """One logistic-regression head per category over the embedding: P(category | prompt)."""
+    """Linear heads over the embedding: P(category | prompt) per category.
 
-    def __init__(self, categories: Sequence[str], coef: np.ndarray, intercept: np.ndarray, version: str = "") -> None:
+    ``link="sigmoid"``: one independent logistic regression per category (one-vs-rest).
+    ``link="softmax"``: one multinomial logistic regression whose classes are the categories and
+    ``"safe"``; a category's score is its probability against "safe" alone, P(c) / (P(c) + P(safe)),
+    and the "safe" column is P(safe).
+    """
+
+    def __init__(self, categories: Sequence[str], coef: np.ndarray, intercept: np.ndarray, version: str = "",
+                 link: str = "sigmoid") -> None:
+        if link not in ("sigmoid", "softmax"):
+            raise ValueError(f"link must be sigmoid or softmax, not {link!r}")
         self.categories = list(categories)
         self.coef = np.asarray(coef, np.float32)
         self.intercept = np.asarray(intercept, np.float32)
         self.version = version
+        self.link = link
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_HEADS) -> "LinearHeads":
         try:
             with np.load(path, allow_pickle=False) as z:
-                return cls([str(c) for c in z["categories"]], z["coef"], z["intercept"], str(z["version"]))
+                link = str(z["link"]) if "link" in z.files else "sigmoid"
+                return cls([str(c) for c in z["categories"]], z["coef"], z["intercept"], str(z["version"]), link)
         except (OSError, KeyError, ValueError) as exc:
             raise ClassifierLoadError(f"cannot load semantic heads from {path}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
         np.savez(path, categories=np.array(self.categories), coef=self.coef, intercept=self.intercept,
-                 version=np.array(self.version))
+                 version=np.array(self.version), link=np.array(self.link))
 
     def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n, n_categories) independent probabilities."""
-        return 1.0 / (1.0 + np.exp(-(embeddings @ self.coef.T + self.intercept)))
+        """(n, n_categories) probabilities (columns follow ``categories``)."""
+        logits = embeddings @ self.coef.T + self.intercept
+        if self.link == "softmax":
+            # Each category against "safe" alone: P(c) / (P(c) + P(safe)) = sigmoid(logit_c - logit_safe).
+            # A prompt split between two harms (self-harm and violence) still reads as unsafe.
+            j = self.categories.index("safe")
+            out = 1.0 / (1.0 + np.exp(-(logits - logits[:, j:j + 1])))
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            out[:, j] = e[:, j] / e.sum(axis=1)
+            return out
+        return 1.0 / (1.0 + np.exp(-logits))
 
 
 class SemanticLayer:
@@ -265,6 +285,12 @@ class SemanticLayer:
         self._columns = [(i, c, wanted[c].semantic_threshold if wanted[c].semantic_threshold is not None else wanted[c].review_threshold)
                          for i, c in enumerate(self.heads.categories) if c in wanted]
         self.source_tag = f"{self.name}:minilm-l6/{self.heads.version}"
+        # A category's allow_phrases ("suicide prevention", "civil rights movement") are benign
+        # context: for that category the prompt is scored with them cut out, so the rest of it
+        # still counts ("suicide prevention video showing how to hang yourself" is still caught).
+        from .lexicon import _phrase_regex
+
+        self._allowed = {c: r for c in wanted if (r := _phrase_regex(wanted[c].allow_phrases)) is not None}
 
     @property
     def embedder(self) -> SentenceEmbedder:
@@ -289,16 +315,35 @@ class SemanticLayer:
             row += len(ps)
         return out, pieces, argmax
 
+    def _without_allowed(self, text: str, sentences: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Per category whose allow phrases occur in the text: the text and sentences without them."""
+        out = {}
+        for category, regex in self._allowed.items():
+            if regex.search(text):
+                cut = lambda t: " ".join(regex.sub(" ", t).split())  # noqa: E731
+                out[category] = (cut(text), tuple(cut(x) for x in sentences))
+        return out
+
     def findings_batch(self, prompts: Sequence[NormalizedPrompt]) -> list[list[Finding]]:
         texts = [p.views[-1] for p in prompts]  # the de-spaced view when letters were spelled out
-        scores, pieces, argmax = self.scores_batch(texts, [p.sentences for p in prompts])
+        sentences = [p.sentences for p in prompts]
+        # Extra rows for prompts with benign context: one per distinct cut-down text.
+        contexts = [self._without_allowed(t, s) for t, s in zip(texts, sentences)]
+        extra: dict[tuple[str, tuple[str, ...]], int] = {}
+        for ctx in contexts:
+            for variant in ctx.values():
+                extra.setdefault(variant, len(texts) + len(extra))
+        all_texts = texts + [v[0] for v in extra]
+        all_sentences = sentences + [v[1] for v in extra]
+        scores, pieces, argmax = self.scores_batch(all_texts, all_sentences)
         out = []
         for i in range(len(prompts)):
             found = []
             for col, category, threshold in self._columns:
-                s = float(scores[i, col])
+                row = extra[contexts[i][category]] if category in contexts[i] else i
+                s = float(scores[row, col]) if all_texts[row].strip() else 0.0
                 if s >= threshold:
-                    piece = pieces[i][int(argmax[i][col])]
+                    piece = pieces[row][int(argmax[row][col])]
                     found.append(Finding(category, round(s, 4), self.source_tag, evidence=piece))
             out.append(found)
         return out

@@ -1,11 +1,23 @@
-"""Reproduce safety/models/semantic_heads.npz: one logistic-regression head per category
-on all-MiniLM-L6-v2 embeddings of the normalised training prompts.
+"""Reproduce safety/models/semantic_heads.npz: a multinomial logistic regression (the ten video
+categories and "safe") on all-MiniLM-L6-v2 embeddings of the normalised training prompts.
 
-    python -m safety.models.train_semantic            # project train split only
-    python -m safety.models.train_semantic --external # plus the AILuminate train half
+    python -m safety.models.train_semantic                # project train split + AILuminate train half
+    python -m safety.models.train_semantic --no-external  # project train split only
+    python -m safety.models.train_semantic --threshold    # also print the semantic_threshold to use
 
-Only the train splits are used (see safety/dataset.py); the held-out splits stay for
-``python -m safety.evaluate``.  Deterministic: same data, same heads.
+Training data, train splits only (see safety/dataset.py; the held-out splits stay for
+``python -m safety.evaluate``):
+- the train split of safety/data/prompts.yaml, each unsafe and hard-benign prompt also in a
+  synonym-substituted and an obfuscated copy (safety/adversarial.py, normalised like any prompt);
+- the train half of the AILuminate v1.0 demo prompt set (en_US), copyright MLCommons, CC-BY-4.0
+  (https://creativecommons.org/licenses/by/4.0/): hazards mapped to video categories
+  (dataset.HAZARD_MAP), the specialised-advice hazards (spc_*) as "safe", ncr and ipv left out.
+  The heads file is derived from it: see safety/models/README.md.
+
+``--threshold`` picks one ``semantic_threshold`` for every category from 5-fold out-of-fold
+probabilities on the training data (folds keep a prompt with its copies): the one at which
+``--benign-rate`` of the project's benign training prompts score above it.  Deterministic: same
+data, same heads.
 """
 
 from __future__ import annotations
@@ -16,81 +28,94 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from safety.dataset import AILUMINATE_FILE, BENIGN_LABELS, load_ailuminate, load_prompt_set
+from safety.adversarial import obfuscate, substitute_synonyms
+from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
 from safety.normalize import normalize
 from safety.semantic import DEFAULT_HEADS, LinearHeads, get_embedder
 
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
+CLASSES = CATEGORIES + ["safe"]
+VERSION = "heads-v2"
 
 
-def training_examples(external: bool, ailuminate_path: Path | None = None) -> tuple[list[str], list[str]]:
-    texts, labels = [], []
-    for p in load_prompt_set():
-        if p.split == "train":
-            texts.append(normalize(p.text))
+def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True
+                      ) -> tuple[list[str], list[str], list[str], list[bool]]:
+    """Texts, labels, groups (a prompt and its copies share one) and whether each is a project original."""
+    texts, labels, groups, original = [], [], [], []
+    for k, p in enumerate(load_prompt_set()):
+        if p.split != "train":
+            continue
+        variants = [p.text]
+        if augment and p.label != "safe":
+            variants += [substitute_synonyms(p.text), obfuscate(p.text)]
+        for j, v in enumerate(dict.fromkeys(variants)):
+            texts.append(normalize(v))
             labels.append(p.label if p.unsafe else "safe")
+            groups.append(f"project:{k}")
+            original.append(j == 0)
     if external:
-        for p in load_ailuminate(ailuminate_path):
+        for k, p in enumerate(load_ailuminate(ailuminate_path)):
             # Out-of-scope hazards with no video category (ncr, ipv) are left out: they are
             # harmful, so they are no negatives, and the policy has no category to learn.
             if p.split != "train" or (p.category is None and not p.hazard.startswith("spc_")):
                 continue
             texts.append(normalize(p.text))
             labels.append(p.category or "safe")  # specialised advice: chat-style prompts that are no video harm
-    return texts, labels
+            groups.append(f"ailuminate:{k}")
+            original.append(False)
+    return texts, labels, groups, original
 
 
-def fit_heads(embeddings: np.ndarray, labels: list[str], C: float = 4.0, version: str = "heads-v1") -> LinearHeads:
-    labels_arr = np.array(labels)
-    coefs, intercepts = [], []
-    for category in CATEGORIES:
-        y = (labels_arr == category).astype(int)
-        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-        clf.fit(embeddings, y)
-        coefs.append(clf.coef_[0])
-        intercepts.append(clf.intercept_[0])
-    return LinearHeads(CATEGORIES, np.stack(coefs), np.array(intercepts), version=version)
+def fit_heads(embeddings: np.ndarray, labels: list[str], C: float = 4.0, version: str = VERSION) -> LinearHeads:
+    y = np.array([CLASSES.index(label) for label in labels])
+    clf = LogisticRegression(C=C, max_iter=5000)
+    clf.fit(embeddings, y)
+    return LinearHeads(CLASSES, clf.coef_, clf.intercept_, version=version, link="softmax")
 
 
-def recommend_thresholds(embeddings: np.ndarray, labels: list[str], C: float, max_benign_fp: float = 0.01,
-                         folds: int = 5) -> dict[str, tuple[float, float]]:
-    """Per category, from out-of-fold probabilities on the training data: the lowest threshold at
-    which at most ``max_benign_fp`` of benign prompts score above it, and the recall it keeps."""
-    from sklearn.model_selection import StratifiedKFold
+def recommend_threshold(embeddings: np.ndarray, labels: list[str], groups: list[str], original: list[bool],
+                        C: float, benign_rate: float, folds: int = 5) -> tuple[float, float]:
+    """One threshold on the out-of-fold max category probability: the one ``benign_rate`` of the
+    project's benign training prompts reach; and the out-of-fold recall of unsafe originals there."""
+    from sklearn.model_selection import GroupKFold
 
-    labels_arr = np.array(labels)
-    oof = np.zeros((len(labels), len(CATEGORIES)))
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(embeddings, labels_arr):
-        heads = fit_heads(embeddings[train], list(labels_arr[train]), C=C)
-        oof[test] = heads.predict_proba(embeddings[test])
-    benign = labels_arr == "safe"
-    out = {}
-    for j, category in enumerate(CATEGORIES):
-        threshold = float(max(np.quantile(oof[benign, j], 1 - max_benign_fp), 0.05))
-        recall = float((oof[labels_arr == category, j] >= threshold).mean())
-        out[category] = (round(threshold + 0.005, 2), recall)
-    return out
+    labels_arr, original_arr = np.array(labels), np.array(original)
+    oof = np.zeros((len(labels), len(CLASSES)))
+    for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups):
+        oof[test] = fit_heads(embeddings[train], list(labels_arr[train]), C=C).predict_proba(embeddings[test])
+    score = oof[:, :len(CATEGORIES)].max(axis=1)
+    threshold = float(np.quantile(score[(labels_arr == "safe") & original_arr], 1 - benign_rate))
+    recall = float((score[(labels_arr != "safe") & original_arr] >= threshold).mean())
+    return round(threshold, 2), recall
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--external", action="store_true", help="also train on the AILuminate train half (CC-BY-4.0, MLCommons)")
+    ap.add_argument("--no-external", action="store_true", help="leave out the AILuminate train half")
+    ap.add_argument("--no-augment", action="store_true", help="no synonym/obfuscated copies of the prompts")
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
     ap.add_argument("--C", type=float, default=4.0)
-    ap.add_argument("--thresholds", action="store_true", help="print per-category thresholds for <= 1 %% benign hits (5-fold CV)")
+    ap.add_argument("--threshold", "--thresholds", action="store_true", help="print the semantic_threshold to use (5-fold CV)")
+    ap.add_argument("--benign-rate", type=float, default=0.03, help="benign training prompts allowed above the threshold")
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_HEADS)
     args = ap.parse_args(argv)
-    texts, labels = training_examples(args.external, args.ailuminate)
+    external = not args.no_external
+    if external and not args.ailuminate.is_file():
+        ap.error(f"external set not found at {args.ailuminate} (or pass --no-external)")
+    texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment)
     embeddings = get_embedder().encode(texts)
-    version = "heads-v1" + ("+ailuminate" if args.external else "")
+    version = VERSION + ("+ailuminate" if external else "")
     heads = fit_heads(embeddings, labels, C=args.C, version=version)
     heads.save(args.output)
-    counts = {c: labels.count(c) for c in CATEGORIES + ["safe"]}
-    if args.thresholds:
-        for category, (threshold, recall) in recommend_thresholds(embeddings, labels, args.C).items():
-            print(f"  {category:22s} semantic_threshold {threshold:.2f}  (out-of-fold recall {100 * recall:.0f} %)")
-    print(f"wrote {args.output} ({version}) from {len(texts)} prompts: {counts}")
+    counts = {c: labels.count(c) for c in CLASSES}
+    if args.threshold:
+        threshold, recall = recommend_threshold(embeddings, labels, groups, original, args.C, args.benign_rate)
+        print(f"  semantic_threshold {threshold:.2f} for every category "
+              f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
+    print(f"wrote {args.output} ({version}) from {len(texts)} examples: {counts}")
+    if external:
+        print(f"derived in part from the {AILUMINATE_ATTRIBUTION}")
 
 
 if __name__ == "__main__":
