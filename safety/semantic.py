@@ -94,17 +94,6 @@ def export_onnx(model_path: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     try:
-        import onnx  # noqa: F401  (the TorchScript exporter only needs it to merge onnxscript functions)
-
-        patch = None
-    except ImportError:
-        # The graph has no onnxscript functions to merge, so the step that needs the onnx package
-        # is skipped: the exporter's bytes are written as they are.
-        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as patch
-    saved = patch._add_onnxscript_fn if patch else None
-    try:
-        if patch:
-            patch._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
             torch.onnx.export(module, (ids, mask), str(tmp), dynamo=False, opset_version=17,
@@ -113,8 +102,6 @@ def export_onnx(model_path: Path, out: Path) -> Path:
                                             "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}})
         os.replace(tmp, out)
     finally:
-        if patch:
-            patch._add_onnxscript_fn = saved
         tmp.unlink(missing_ok=True)
     return out
 
