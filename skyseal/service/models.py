@@ -7,9 +7,13 @@ check responses against it.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from provenance import C2paReport
 
 Scope = Literal["generate", "detect", "audit", "admin"]
 JobStatus = Literal["queued", "running", "delivered", "held_for_review", "blocked", "failed"]
@@ -89,24 +93,25 @@ class DecisionOut(Open):
     findings: list[FindingOut]
 
 
-class C2paOut(Open):
-    state: Literal["Trusted", "Valid", "Invalid", "absent", "unsupported"]
-    failures: list[str] = []
-    successes: list[str] = []
-    manifest_label: str | None = None
-    issuer: str | None = None
-    common_name: str | None = None
-    claim_generator: str | None = None
-    title: str | None = None
-    digital_source_type: str | None = None
-    watermark_payload: str | None = None
-    watermark_algorithm: str | None = None
-    error: str | None = None
-    informational: list[str] = []
-    failure_details: list[dict] = Field([], description="{code, url, explanation} per failed check.")
-    software_agent: str | None = None
-    actions: list[str] = []
-    signed_at: str | None = None
+def _model_of(record: type, name: str, base: type[BaseModel], **overrides) -> type[BaseModel]:
+    """A response model with one field per field of the dataclass ``record``, so the two cannot drift
+    apart; ``overrides`` narrow a field (``name=(type, default)``)."""
+    hints = typing.get_type_hints(record)
+    fields = {}
+    for f in dataclasses.fields(record):
+        if f.default_factory is not dataclasses.MISSING:
+            default = Field(default_factory=f.default_factory)
+        else:
+            default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = (hints[f.name], default)
+    return create_model(name, __base__=base, __module__=__name__, **{**fields, **overrides})
+
+
+C2paOut = _model_of(
+    C2paReport, "C2paOut", Open,
+    state=(Literal["Trusted", "Valid", "Invalid", "absent", "unsupported"], ...),
+    failure_details=(list[dict], Field(default_factory=list, description="{code, url, explanation} per failed check.")),
+)
 
 
 class WatermarkOut(Open):
