@@ -16,8 +16,11 @@ Training data, train splits only (see safety/dataset.py; the held-out splits sta
 
 ``--threshold`` picks one ``semantic_threshold`` for every category from 5-fold out-of-fold
 probabilities on the training data (folds keep a prompt with its copies): the one at which
-``--benign-rate`` of the project's benign training prompts score above it.  Deterministic: same
-data, same heads.
+``--benign-rate`` of the project's benign training prompts score above it.  ``--whole-filter``
+(with ``--threshold``) also runs the whole prompt filter out-of-fold (word lists, names, and heads
+fitted without the fold, at one ``semantic_threshold``) and prints the lowest threshold at which at
+most ``--benign-rate`` of the benign training prompts are refused: the word lists' own false hits
+count against the budget.  Deterministic: same data, same heads.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from safety.semantic import DEFAULT_HEADS, LinearHeads, get_embedder
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v2"
+VERSION = "heads-v3"
 
 
 def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True
@@ -90,6 +93,51 @@ def recommend_threshold(embeddings: np.ndarray, labels: list[str], groups: list[
     return round(threshold, 2), recall
 
 
+def recommend_threshold_whole_filter(embeddings: np.ndarray, labels: list[str], groups: list[str], C: float,
+                                     benign_rate: float, folds: int = 5, policy_path: Path | None = None
+                                     ) -> tuple[float, float, float]:
+    """The lowest ``semantic_threshold`` (0.40 ... 0.95, step 0.01) at which the whole prompt filter,
+    with heads fitted out-of-fold, refuses at most ``benign_rate`` of the project's benign training
+    prompts; its false-refusal rate and its out-of-fold recall of the unsafe training prompts."""
+    from sklearn.model_selection import GroupKFold
+
+    from safety.policy import load_policy
+    from safety.prompt_filter import PromptFilter
+
+    prompts = dict(enumerate(load_prompt_set()))
+    policy = load_policy(policy_path)
+    labels_arr, groups_arr = np.array(labels), np.array(groups)
+    fold_sets = []
+    for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups_arr):
+        heads = fit_heads(embeddings[train], list(labels_arr[train]), C=C)
+        keys = sorted({int(g.split(":")[1]) for g in groups_arr[test] if g.startswith("project:")})
+        fold_sets.append((heads, [prompts[k] for k in keys]))
+    grid = [round(0.40 + 0.01 * i, 2) for i in range(56)]
+
+    def rates(threshold: float) -> tuple[float, float]:
+        pol = policy.model_copy(deep=True)
+        for rules in pol.categories.values():
+            if rules.semantic_threshold is not None:
+                rules.semantic_threshold = threshold
+        refused, caught = [], []
+        for heads, fold_prompts in fold_sets:
+            decisions = PromptFilter(pol, semantic_heads=heads).check_batch([p.text for p in fold_prompts])
+            for p, d in zip(fold_prompts, decisions):
+                (caught if p.unsafe else refused).append(d.action != "allow")
+        return float(np.mean(refused)), float(np.mean(caught))
+
+    # False refusals only fall as the threshold rises: bisect the grid.
+    lo, hi = 0, len(grid) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rates(grid[mid])[0] <= benign_rate:
+            hi = mid
+        else:
+            lo = mid + 1
+    false_refusal, recall = rates(grid[lo])
+    return grid[lo], false_refusal, recall
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-external", action="store_true", help="leave out the AILuminate train half")
@@ -97,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
     ap.add_argument("--C", type=float, default=4.0)
     ap.add_argument("--threshold", "--thresholds", action="store_true", help="print the semantic_threshold to use (5-fold CV)")
+    ap.add_argument("--whole-filter", action="store_true",
+                    help="with --threshold: pick it with the whole prompt filter out-of-fold (word lists included)")
     ap.add_argument("--benign-rate", type=float, default=0.03, help="benign training prompts allowed above the threshold")
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_HEADS)
     args = ap.parse_args(argv)
@@ -113,6 +163,11 @@ def main(argv: list[str] | None = None) -> None:
         threshold, recall = recommend_threshold(embeddings, labels, groups, original, args.C, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
+        if args.whole_filter:
+            threshold, false_refusal, recall = recommend_threshold_whole_filter(embeddings, labels, groups, args.C, args.benign_rate)
+            print(f"  whole filter: semantic_threshold {threshold:.2f} (out-of-fold: {100 * false_refusal:.1f} % of benign "
+                  f"training prompts refused, unsafe recall {100 * recall:.1f} %; the word lists were written with the "
+                  f"training prompts in view, so this recall is optimistic)")
     print(f"wrote {args.output} ({version}) from {len(texts)} examples: {counts}")
     if external:
         print(f"derived in part from the {AILUMINATE_ATTRIBUTION}")
