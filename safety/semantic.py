@@ -172,7 +172,7 @@ class SentenceEmbedder:
         with torch.inference_mode():
             return self._torch(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
