@@ -152,7 +152,9 @@ def obfuscate(prompt: str, technique: str | None = None) -> str:
     technique = technique or rng.choice(sorted(OBFUSCATIONS))
     fn = OBFUSCATIONS[technique]
     out = prompt
-    for word in set(_key_words(prompt)):
+    # dict.fromkeys, not set: a set's order follows the per-process string hash seed, and the
+    # words share one RNG, so a set made the attack differ from run to run.
+    for word in dict.fromkeys(_key_words(prompt)):
         out = re.sub(rf"\b{re.escape(word)}\b", lambda m: fn(m.group(0), rng), out)
     return out
 

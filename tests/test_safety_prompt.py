@@ -381,3 +381,15 @@ def test_bundled_names_need_the_full_name(lexicon):
     assert "real_person_likeness" in lexicon("emma stone walking a dog").categories
     for benign in ["emma walking her dog past a stone wall", "a boy named harry kicking a ball", "a musk ox in the snow"]:
         assert lexicon(benign).action == "allow", benign
+
+
+def test_adversarial_copies_are_the_same_in_every_process():
+    # The evaluation's attacked copies must not depend on Python's per-process hash seed.
+    import subprocess
+    import sys
+
+    code = ("from safety.adversarial import ATTACKS; "
+            "print(ATTACKS['combined']('a man shooting heroin and snorting cocaine in a dirty bathroom'))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3, 4)}
+    assert len(outs) == 1
