@@ -270,19 +270,24 @@ def export_weights(checkpoint: Path, out_dir: Path, *, command: str, ema: bool =
             "weights": weights}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.safetensors"
-    save_file(tensors, str(path), metadata=meta)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.chmod(tmp, 0o644)  # safetensors creates the file private; bundled weights are for everyone to read
+    os.replace(tmp, path)  # a reader never sees half-written weights
     (out_dir / f"{name}.json").write_text(json.dumps(
         {"run": run, "step": state["step"], "weights": weights, "command": command,
          "final_loss": state["losses"][-1][1] if state["losses"] else None}, indent=2) + "\n")
     plot_losses(state["losses"], out_dir / f"{name}-loss.png", f"{name}: training loss (step {state['step']})")
     size_mb = path.stat().st_size / 2**20
+    sheet = out_dir / f"{name}-contact-sheet.png"
     (out_dir / "README.md").write_text(
         f"# Bundled generator weights\n\n"
         f"`{name}.safetensors` ({size_mb:.1f} MB, fp16): the {weights} weights of `{name}` at training step "
         f"{state['step']}; model and training config in `{name}.json`, loss curve in `{name}-loss.png`.\n\n"
         f"Reproduce: `{command}` then "
         f"`{command.split(' --steps')[0]} --export{' --raw' if not ema else ''}`.\n\n"
-        f"Judge: `python -m generator.evaluate --weights generator/weights/{name}.safetensors`.\n")
+        f"Judge: `python -m generator.evaluate --weights generator/weights/{name}.safetensors`"
+        f"{f' (its contact sheet of held-out captions is kept as `{sheet.name}`)' if sheet.exists() else ''}.\n")
     return path
 
 
