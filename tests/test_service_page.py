@@ -58,7 +58,9 @@ def test_prompt_to_video_to_verdict_in_the_browser(browser, live):
     # The page's CSP forbids eval, so waits use locators rather than JavaScript predicates.
     expect(page.locator("#job-state")).to_have_text("delivered", timeout=180_000)
     assert "watermarked, signed" in page.text_content("#job-message")
-    assert page.is_visible("#job-video") and page.get_attribute("#job-video", "src").startswith("blob:")
+    # The state turns "delivered" before the page has fetched the video, so wait for the player.
+    expect(page.locator("#job-video")).to_be_visible(timeout=60_000)
+    assert page.get_attribute("#job-video", "src").startswith("blob:")
     payload = page.text_content("#job-facts").split("payload", 1)[1][:16]
 
     page.click("#job-check")
