@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 5e-4
     warmup: int = 250
+    # Constant rate after warm-up until `decay_from`, then a linear fall to
+    # lr * lr_final_ratio at `steps`.  The first 20k steps ran at a constant rate;
+    # annealing afterwards lets a resumed run settle instead of drifting.
+    decay_from: int | None = None
+    lr_final_ratio: float = 0.1
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
@@ -152,7 +158,11 @@ def ema_update(ema: VideoDiT, model: VideoDiT, decay: float) -> None:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    if cfg.decay_from is not None and step >= cfg.decay_from and cfg.steps > cfg.decay_from:
+        frac = min(1.0, (step - cfg.decay_from) / (cfg.steps - cfg.decay_from))
+        lr *= 1.0 - frac * (1.0 - cfg.lr_final_ratio)
+    return lr
 
 
 # ---------------------------------------------------------------- the training state
@@ -340,13 +350,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{run.name}: {count_parameters(trainer.model) / 1e6:.2f} M parameters, "
           f"{math.prod(run.model.grid)} tokens/clip, batch {run.train.batch_size}, threads {run.train.threads}")
 
+    # SIGTERM/SIGINT finish the current step, write the checkpoint and exit, so a
+    # run stopped at the end of a session loses nothing.
+    stop = {"signal": None}
+
+    def _request_stop(signum, _frame):
+        stop["signal"] = signal.Signals(signum).name
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _request_stop)
+
     last_save = time.time()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   refresh_per_second=1) as progress:
         task = progress.add_task(run.name, total=run.train.steps, completed=trainer.step, loss="-", rate="")
         t_window, logged = time.time(), len(trainer.losses)
-        while trainer.step < run.train.steps:
+        while trainer.step < run.train.steps and stop["signal"] is None:
             trainer.train_step()
             if len(trainer.losses) > logged:
                 step, loss = trainer.losses[-1]
@@ -359,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
                 trainer.save(ckpt)
                 plot_losses(trainer.losses, plot_path, f"{run.name}: training loss")
                 last_save = time.time()
+    if stop["signal"] is not None:
+        trainer.save(ckpt)
+        plot_losses(trainer.losses, plot_path, f"{run.name}: training loss")
+        print(f"{stop['signal']}: stopped at step {trainer.step}, checkpoint {ckpt} (resume with --resume)")
+        return 0
     print(f"done: step {trainer.step}, checkpoint {ckpt}")
     return 0
 

@@ -11,7 +11,7 @@ import torch
 from generator.dit import DiTConfig, VideoDiT
 from generator.sampler import SamplerConfig, sample
 from generator.text_encoder import TextStates
-from generator.train import CaptionedPool, RunConfig, Trainer, TrainConfig, flow_matching_loss
+from generator.train import CaptionedPool, RunConfig, Trainer, TrainConfig, flow_matching_loss, lr_at
 
 TINY = DiTConfig(frames=8, size=16, patch=(2, 4, 4), width=32, depth=2, heads=2, name="tiny")
 
@@ -110,6 +110,15 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch():
         loss.backward()
         opt.step()
     assert loss_now() < 0.7 * before
+
+
+def test_learning_rate_warms_up_holds_then_anneals():
+    cfg = TrainConfig(steps=1000, lr=1e-3, warmup=10, decay_from=600, lr_final_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == lr_at(300, cfg) == lr_at(600, cfg) == pytest.approx(1e-3)
+    assert lr_at(800, cfg) == pytest.approx(0.55e-3)
+    assert lr_at(1000, cfg) == pytest.approx(1e-4)
+    assert lr_at(800, TrainConfig(steps=1000, lr=1e-3, warmup=10)) == pytest.approx(1e-3)  # no decay_from: constant
 
 
 def test_checkpoint_resume_replays_the_same_run(tmp_path):
