@@ -139,7 +139,8 @@ def test_semantic_layer_reads_through_dilution(full):
               "Then the camera slowly pans to a quiet lake with swans and a small wooden boat at golden hour.")
     d = full(padded)
     semantic = [f for f in d.findings if f.source.startswith("semantic:") and f.category == "self_harm"]
-    assert semantic and semantic[0].evidence == request  # scored on the sentence that held the request
+    # Scored on a piece that holds the request (its sentence or a 16-word window), not the padded whole.
+    assert semantic and request.removeprefix("a ") in semantic[0].evidence and len(semantic[0].evidence.split()) <= 16
 
 
 def test_semantic_keeps_hard_benign_prompts(full):
@@ -251,7 +252,7 @@ def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
     assert a.shape == (4, 384) and abs(float((a * a).sum(1).mean()) - 1.0) < 1e-4
     assert abs(a - b).max() < 1e-4
     heads = LinearHeads.load()
-    assert abs(heads.predict_proba(a) - heads.predict_proba(b)).max() < 1e-4
+    assert abs(heads.predict_proba(a, prompts) - heads.predict_proba(b, prompts)).max() < 1e-4
     # batched in length-sorted chunks, returned in the caller's order
     assert abs(onnx.encode(prompts[::-1], batch_size=2)[::-1] - a).max() < 1e-5
 
@@ -393,3 +394,14 @@ def test_adversarial_copies_are_the_same_in_every_process():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3, 4)}
     assert len(outs) == 1
+
+
+def test_synonym_attack_uses_replacements_the_training_copies_never_saw():
+    from safety.adversarial import ATTACK_SYNONYMS, AUGMENTATION_SYNONYMS, substitute_synonyms
+
+    assert ATTACK_SYNONYMS.keys() == AUGMENTATION_SYNONYMS.keys()
+    for word, attack in ATTACK_SYNONYMS.items():
+        assert not set(attack) & set(AUGMENTATION_SYNONYMS[word]), word
+    prompt = "a naked teen girl next to a bomb"
+    attacked, augmented = substitute_synonyms(prompt), substitute_synonyms(prompt, AUGMENTATION_SYNONYMS)
+    assert "naked" not in attacked and "naked" not in augmented and attacked != augmented

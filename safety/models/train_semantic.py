@@ -8,7 +8,8 @@ categories and "safe") on all-MiniLM-L6-v2 embeddings of the normalised training
 Training data, train splits only (see safety/dataset.py; the held-out splits stay for
 ``python -m safety.evaluate``):
 - the train split of safety/data/prompts.yaml, each unsafe and hard-benign prompt also in a
-  synonym-substituted and an obfuscated copy (safety/adversarial.py, normalised like any prompt);
+  synonym-substituted copy (AUGMENTATION_SYNONYMS, a table the synonym
+  attack does not use) and an obfuscated copy (safety/adversarial.py, normalised like any prompt);
 - the train half of the AILuminate v1.0 demo prompt set (en_US), copyright MLCommons, CC-BY-4.0
   (https://creativecommons.org/licenses/by/4.0/): hazards mapped to video categories
   (dataset.HAZARD_MAP), the specialised-advice hazards (spc_*) as "safe", ncr and ipv left out.
@@ -31,15 +32,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from safety.adversarial import obfuscate, substitute_synonyms
+from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
 from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
 from safety.normalize import normalize
-from safety.semantic import DEFAULT_HEADS, LinearHeads, get_embedder
+from safety.semantic import DEFAULT_HEADS, LexicalHead, LinearHeads, get_embedder
 
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v3"
+VERSION = "heads-v4"
+# The TF-IDF head's strength and blend weight: chosen out-of-fold on the training data
+# (C 16 vs 32, word 1-2 vs 1-3 grams, weight 0.3 ... 0.6; see safety/models/README.md).
+LEXICAL_C, LEXICAL_WEIGHT = 16.0, 0.5
 
 
 def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True
@@ -51,7 +55,7 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
             continue
         variants = [p.text]
         if augment and p.label != "safe":
-            variants += [substitute_synonyms(p.text), obfuscate(p.text)]
+            variants += [substitute_synonyms(p.text, AUGMENTATION_SYNONYMS), obfuscate(p.text)]
         for j, v in enumerate(dict.fromkeys(variants)):
             texts.append(normalize(v))
             labels.append(p.label if p.unsafe else "safe")
@@ -70,15 +74,19 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
     return texts, labels, groups, original
 
 
-def fit_heads(embeddings: np.ndarray, labels: list[str], C: float = 4.0, version: str = VERSION) -> LinearHeads:
+def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None = None, C: float = 4.0,
+              version: str = VERSION, lexical_C: float = LEXICAL_C, lexical_weight: float = LEXICAL_WEIGHT) -> LinearHeads:
+    """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in."""
     y = np.array([CLASSES.index(label) for label in labels])
     clf = LogisticRegression(C=C, max_iter=5000)
     clf.fit(embeddings, y)
-    return LinearHeads(CLASSES, clf.coef_, clf.intercept_, version=version, link="softmax")
+    lexical = LexicalHead.fit(texts, y, C=lexical_C) if texts is not None and lexical_weight > 0 else None
+    return LinearHeads(CLASSES, clf.coef_, clf.intercept_, version=version, link="softmax",
+                       lexical=lexical, lexical_weight=lexical_weight)
 
 
-def recommend_threshold(embeddings: np.ndarray, labels: list[str], groups: list[str], original: list[bool],
-                        C: float, benign_rate: float, folds: int = 5) -> tuple[float, float]:
+def recommend_threshold(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], original: list[bool],
+                        C: float, benign_rate: float, folds: int = 5, lexical_weight: float = LEXICAL_WEIGHT) -> tuple[float, float]:
     """One threshold on the out-of-fold max category probability: the one ``benign_rate`` of the
     project's benign training prompts reach; and the out-of-fold recall of unsafe originals there."""
     from sklearn.model_selection import GroupKFold
@@ -86,16 +94,17 @@ def recommend_threshold(embeddings: np.ndarray, labels: list[str], groups: list[
     labels_arr, original_arr = np.array(labels), np.array(original)
     oof = np.zeros((len(labels), len(CLASSES)))
     for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups):
-        oof[test] = fit_heads(embeddings[train], list(labels_arr[train]), C=C).predict_proba(embeddings[test])
+        heads = fit_heads(embeddings[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight)
+        oof[test] = heads.predict_proba(embeddings[test], [texts[i] for i in test])
     score = oof[:, :len(CATEGORIES)].max(axis=1)
     threshold = float(np.quantile(score[(labels_arr == "safe") & original_arr], 1 - benign_rate))
     recall = float((score[(labels_arr != "safe") & original_arr] >= threshold).mean())
     return round(threshold, 2), recall
 
 
-def recommend_threshold_whole_filter(embeddings: np.ndarray, labels: list[str], groups: list[str], C: float,
-                                     benign_rate: float, folds: int = 5, policy_path: Path | None = None
-                                     ) -> tuple[float, float, float]:
+def recommend_threshold_whole_filter(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float,
+                                     benign_rate: float, folds: int = 5, policy_path: Path | None = None,
+                                     lexical_weight: float = LEXICAL_WEIGHT) -> tuple[float, float, float]:
     """The lowest ``semantic_threshold`` (0.40 ... 0.95, step 0.01) at which the whole prompt filter,
     with heads fitted out-of-fold, refuses at most ``benign_rate`` of the project's benign training
     prompts; its false-refusal rate and its out-of-fold recall of the unsafe training prompts."""
@@ -109,7 +118,8 @@ def recommend_threshold_whole_filter(embeddings: np.ndarray, labels: list[str], 
     labels_arr, groups_arr = np.array(labels), np.array(groups)
     fold_sets = []
     for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups_arr):
-        heads = fit_heads(embeddings[train], list(labels_arr[train]), C=C)
+        heads = fit_heads(embeddings[train], list(labels_arr[train]), [texts[i] for i in train], C=C,
+                          lexical_weight=lexical_weight)
         keys = sorted({int(g.split(":")[1]) for g in groups_arr[test] if g.startswith("project:")})
         fold_sets.append((heads, [prompts[k] for k in keys]))
     grid = [round(0.40 + 0.01 * i, 2) for i in range(56)]
@@ -144,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-augment", action="store_true", help="no synonym/obfuscated copies of the prompts")
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
     ap.add_argument("--C", type=float, default=4.0)
+    ap.add_argument("--lexical-weight", type=float, default=LEXICAL_WEIGHT,
+                    help="weight of the TF-IDF head in the blend (0: embedding head alone)")
     ap.add_argument("--threshold", "--thresholds", action="store_true", help="print the semantic_threshold to use (5-fold CV)")
     ap.add_argument("--whole-filter", action="store_true",
                     help="with --threshold: pick it with the whole prompt filter out-of-fold (word lists included)")
@@ -156,15 +168,17 @@ def main(argv: list[str] | None = None) -> None:
     texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment)
     embeddings = get_embedder().encode(texts)
     version = VERSION + ("+ailuminate" if external else "")
-    heads = fit_heads(embeddings, labels, C=args.C, version=version)
+    heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight)
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
-        threshold, recall = recommend_threshold(embeddings, labels, groups, original, args.C, args.benign_rate)
+        threshold, recall = recommend_threshold(embeddings, texts, labels, groups, original, args.C, args.benign_rate,
+                                                lexical_weight=args.lexical_weight)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
         if args.whole_filter:
-            threshold, false_refusal, recall = recommend_threshold_whole_filter(embeddings, labels, groups, args.C, args.benign_rate)
+            threshold, false_refusal, recall = recommend_threshold_whole_filter(embeddings, texts, labels, groups, args.C, args.benign_rate,
+                                                                                lexical_weight=args.lexical_weight)
             print(f"  whole filter: semantic_threshold {threshold:.2f} (out-of-fold: {100 * false_refusal:.1f} % of benign "
                   f"training prompts refused, unsafe recall {100 * recall:.1f} %; the word lists were written with the "
                   f"training prompts in view, so this recall is optimistic)")

@@ -1,0 +1,61 @@
+"""The semantic heads file: embedding head blended with the TF-IDF head, saved and loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from safety.errors import ClassifierLoadError
+from safety.semantic import DEFAULT_HEADS, LexicalHead, LinearHeads
+
+CLASSES = ["violence", "drugs", "safe"]
+TEXTS = ["a man stabbed in an alley", "a gang shooting a rival", "snorting cocaine in a club", "selling heroin on a corner",
+         "a chef cutting onions", "kids flying kites", "a dog catching a frisbee", "a barista pouring coffee"]
+LABELS = [0, 0, 1, 1, 2, 2, 2, 2]
+
+
+def tiny_heads(weight: float = 0.5) -> LinearHeads:
+    rng = np.random.default_rng(0)
+    lexical = LexicalHead.fit(TEXTS, np.array(LABELS), C=16.0)
+    return LinearHeads(CLASSES, rng.normal(size=(3, 8)), rng.normal(size=3), version="tiny", link="softmax",
+                       lexical=lexical, lexical_weight=weight)
+
+
+def test_lexical_logits_match_sklearns_tfidf_features():
+    lexical = tiny_heads().lexical
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary={w: i for i, w in enumerate(lexical.vocabulary)})
+    vec.idf_ = lexical.idf
+    texts = ["cocaine cocaine in a club", "an unseen sentence entirely", "a gang stabbed a chef"]
+    expected = np.asarray(vec.transform(texts) @ lexical.coef.T) + lexical.intercept
+    assert np.allclose(lexical.logits(texts), expected, atol=1e-5)
+    # Words it has learnt move the right class.
+    logits = lexical.logits(["snorting cocaine", "kids flying kites with a dog"])
+    assert logits[0].argmax() == 1 and logits[1].argmax() == 2
+
+
+def test_blend_is_the_weighted_mean_and_needs_the_texts(tmp_path):
+    heads = tiny_heads(0.25)
+    emb = np.random.default_rng(1).normal(size=(2, 8)).astype(np.float32)
+    texts = ["selling heroin", "kids flying kites"]
+    alone = LinearHeads(CLASSES, heads.coef, heads.intercept, link="softmax").predict_proba(emb)
+    lexical_only = heads._link(heads.lexical.logits(texts))
+    assert np.allclose(heads.predict_proba(emb, texts), 0.75 * alone + 0.25 * lexical_only, atol=1e-6)
+    with pytest.raises(ValueError, match="texts"):
+        heads.predict_proba(emb)
+
+    path = tmp_path / "heads.npz"
+    heads.save(path)
+    again = LinearHeads.load(path)
+    assert again.lexical_weight == 0.25 and again.lexical.vocabulary == heads.lexical.vocabulary
+    assert np.allclose(again.predict_proba(emb, texts), heads.predict_proba(emb, texts), atol=1e-6)
+
+
+def test_bundled_heads_carry_the_lexical_part_and_a_broken_file_is_a_clear_error(tmp_path):
+    heads = LinearHeads.load(DEFAULT_HEADS)
+    assert heads.lexical is not None and 0 < heads.lexical_weight < 1
+    assert heads.coef.shape[0] == heads.lexical.coef.shape[0] == len(heads.categories)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ClassifierLoadError, match="cannot load semantic heads"):
+        LinearHeads.load(bad)
