@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -219,7 +220,7 @@ class LexicalHead:
     Sentence embeddings blur the exact words (a slur, a drug's street name, "steamy") into a
     topic; this head keeps them.  It is blended with the embedding head (see ``LinearHeads``):
     out-of-fold on the training data the blend reaches higher recall at the same benign rate than
-    either alone (safety/models/README.md).
+    either alone (safety/README.md, "Heads").
     """
 
     def __init__(self, vocabulary: Sequence[str], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
@@ -252,10 +253,7 @@ class LexicalHead:
         """TfidfVectorizer(sublinear_tf=True, norm="l2") features times the coefficients."""
         out = np.tile(self.intercept, (len(texts), 1))
         for row, text in enumerate(texts):
-            counts: dict[int, int] = {}
-            for gram in self._analyze(text):
-                if (j := self._index.get(gram)) is not None:
-                    counts[j] = counts.get(j, 0) + 1
+            counts = Counter(self._index[g] for g in self._analyze(text) if g in self._index)
             if counts:
                 cols = np.fromiter(counts, np.int64, len(counts))
                 x = (1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))) * self.idf[cols]

@@ -42,7 +42,8 @@ CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "haras
 CLASSES = CATEGORIES + ["safe"]
 VERSION = "heads-v4"
 # The TF-IDF head's strength and blend weight: chosen out-of-fold on the training data
-# (C 16 vs 32, word 1-2 vs 1-3 grams, weight 0.3 ... 0.6; see safety/models/README.md).
+# (C 16 vs 32, word 1-2 vs 1-3 grams, with and without stop words, weight 0.3 ... 0.6; see
+# safety/README.md, "Heads").
 LEXICAL_C, LEXICAL_WEIGHT = 16.0, 0.5
 
 
