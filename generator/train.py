@@ -48,9 +48,12 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 5e-4
     warmup: int = 250
-    # Constant rate after warm-up until `decay_from`, then a linear fall to
-    # lr * lr_final_ratio at `steps`.  The first 20k steps ran at a constant rate;
-    # annealing afterwards lets a resumed run settle instead of drifting.
+    # Constant rate after warm-up, except inside each anneal window (start, end):
+    # there a linear fall to lr * lr_final_ratio, then back to the full rate (a
+    # warm restart).  Resumed runs add windows, so the whole history of a
+    # checkpoint stays in its config.  `decay_from` is the one-window shorthand
+    # (decay_from, steps).
+    anneals: list[tuple[int, int]] = field(default_factory=list)
     decay_from: int | None = None
     lr_final_ratio: float = 0.1
     weight_decay: float = 0.0
@@ -159,9 +162,13 @@ def ema_update(ema: VideoDiT, model: VideoDiT, decay: float) -> None:
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
     lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
-    if cfg.decay_from is not None and step >= cfg.decay_from and cfg.steps > cfg.decay_from:
-        frac = min(1.0, (step - cfg.decay_from) / (cfg.steps - cfg.decay_from))
-        lr *= 1.0 - frac * (1.0 - cfg.lr_final_ratio)
+    windows = list(cfg.anneals) + ([(cfg.decay_from, cfg.steps)] if cfg.decay_from is not None else [])
+    for start, end in windows:
+        # the last window holds its final rate to the end of the run
+        if start <= step and (step <= end or end >= cfg.steps) and end > start:
+            frac = min(1.0, (step - start) / (end - start))
+            lr *= 1.0 - frac * (1.0 - cfg.lr_final_ratio)
+            break
     return lr
 
 

@@ -121,6 +121,16 @@ def test_learning_rate_warms_up_holds_then_anneals():
     assert lr_at(800, TrainConfig(steps=1000, lr=1e-3, warmup=10)) == pytest.approx(1e-3)  # no decay_from: constant
 
 
+def test_learning_rate_warm_restarts_between_anneal_windows():
+    cfg = TrainConfig(steps=1000, lr=1e-3, warmup=10, anneals=[(200, 400), (600, 1000)], lr_final_ratio=0.1)
+    assert lr_at(100, cfg) == pytest.approx(1e-3)
+    assert lr_at(300, cfg) == pytest.approx(0.55e-3)
+    assert lr_at(400, cfg) == pytest.approx(1e-4)
+    assert lr_at(401, cfg) == lr_at(600, cfg) == pytest.approx(1e-3)  # the restart
+    assert lr_at(800, cfg) == pytest.approx(0.55e-3)
+    assert lr_at(1000, cfg) == pytest.approx(1e-4)
+
+
 def test_checkpoint_resume_replays_the_same_run(tmp_path):
     straight = tiny_trainer(tiny_run())
     losses_straight = [straight.train_step() for _ in range(4)]
