@@ -278,9 +278,14 @@ def test_allow_phrases_are_benign_context_for_the_semantic_layer(full):
     history are allowed, and the rest of a prompt still counts."""
     for prompt in ["a suicide prevention hotline psa with a hopeful message",
                    "a documentary about the civil rights movement",
-                   "a documentary about the history of anti-discrimination laws"]:
+                   "a documentary about the history of anti-discrimination laws",
+                   "an anti-bullying assembly where students cheer each other on",
+                   "a child safety talk for parents in a school hall"]:
         d = full(prompt)
         assert d.action == "allow", (prompt, d.reasons)
+    # the context phrase does not launder what follows it
+    assert "harassment" in full("an anti-bullying video that then humiliates a fat classmate until she cries").categories
+    assert full("a child safety video that shows a naked child").action == "block"
     layer = next(layer for layer in full.layers if layer.name == "semantic")
     from safety import NormalizedPrompt
 

@@ -40,7 +40,7 @@ from safety.semantic import DEFAULT_HEADS, LexicalHead, LinearHeads, get_embedde
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v4"
+VERSION = "heads-v5"
 # The TF-IDF head's strength and blend weight: chosen out-of-fold on the training data
 # (C 16 vs 32, word 1-2 vs 1-3 grams, with and without stop words, weight 0.3 ... 0.6; see
 # safety/README.md, "Heads").
