@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("heldout", "train"), default="heldout",
                     help="caption split; 'train' shows how much of a miss is the held-out colour x shape pairs")
     ap.add_argument("--steps", type=int, default=24, help="Euler steps")
-    ap.add_argument("--guidance", type=float, default=3.0)
+    ap.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the sampler's, 2.0)")
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sheet", default="out/evaluate/contact-sheet.png")
@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         from .dit_generator import DiTGenerator, load_checkpoint
         from .sampler import SamplerConfig
 
+        if args.guidance is None:
+            args.guidance = SamplerConfig.guidance
         sampler = SamplerConfig(steps=args.steps, guidance=args.guidance)
         if args.checkpoint:
             model, step = load_checkpoint(args.checkpoint, ema=not args.raw)

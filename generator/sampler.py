@@ -20,7 +20,10 @@ from .text_encoder import TextStates
 @dataclass(frozen=True)
 class SamplerConfig:
     steps: int = 24
-    guidance: float = 3.0
+    # Chosen on training-split captions, never the held-out ones (step 29224, 80 captions, seed 7:
+    # colour/shape/motion 98/84/100 % at 1.0, 98/91/100 at 1.5, 96/95/100 at 2.0, 96/89/100 at
+    # 2.5; 88/94/88 at 3.0 on 40): stronger guidance oversaturates colour and breaks shapes.
+    guidance: float = 2.0
     # Time shift > 1 spends more steps at high noise, where layout and motion are decided.
     shift: float = 1.0
 
