@@ -86,16 +86,25 @@ def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None
                        lexical=lexical, lexical_weight=lexical_weight)
 
 
-def recommend_threshold(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], original: list[bool],
-                        C: float, benign_rate: float, folds: int = 5, lexical_weight: float = LEXICAL_WEIGHT) -> tuple[float, float]:
-    """One threshold on the out-of-fold max category probability: the one ``benign_rate`` of the
-    project's benign training prompts reach; and the out-of-fold recall of unsafe originals there."""
+def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = 5,
+               lexical_weight: float = LEXICAL_WEIGHT) -> list[tuple[LinearHeads, np.ndarray]]:
+    """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold),
+    with the fold's row indices; both threshold rules below score the same fits."""
     from sklearn.model_selection import GroupKFold
 
+    labels_arr = np.array(labels)
+    return [(fit_heads(embeddings[train], list(labels_arr[train]), [texts[i] for i in train], C=C,
+                       lexical_weight=lexical_weight), test)
+            for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups)]
+
+
+def recommend_threshold(embeddings: np.ndarray, texts: list[str], labels: list[str], original: list[bool],
+                        folds: list[tuple[LinearHeads, np.ndarray]], benign_rate: float) -> tuple[float, float]:
+    """One threshold on the out-of-fold max category probability: the one ``benign_rate`` of the
+    project's benign training prompts reach; and the out-of-fold recall of unsafe originals there."""
     labels_arr, original_arr = np.array(labels), np.array(original)
     oof = np.zeros((len(labels), len(CLASSES)))
-    for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups):
-        heads = fit_heads(embeddings[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight)
+    for heads, test in folds:
         oof[test] = heads.predict_proba(embeddings[test], [texts[i] for i in test])
     score = oof[:, :len(CATEGORIES)].max(axis=1)
     threshold = float(np.quantile(score[(labels_arr == "safe") & original_arr], 1 - benign_rate))
@@ -103,24 +112,19 @@ def recommend_threshold(embeddings: np.ndarray, texts: list[str], labels: list[s
     return round(threshold, 2), recall
 
 
-def recommend_threshold_whole_filter(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float,
-                                     benign_rate: float, folds: int = 5, policy_path: Path | None = None,
-                                     lexical_weight: float = LEXICAL_WEIGHT) -> tuple[float, float, float]:
+def recommend_threshold_whole_filter(groups: list[str], folds: list[tuple[LinearHeads, np.ndarray]], benign_rate: float,
+                                     policy_path: Path | None = None) -> tuple[float, float, float]:
     """The lowest ``semantic_threshold`` (0.40 ... 0.95, step 0.01) at which the whole prompt filter,
     with heads fitted out-of-fold, refuses at most ``benign_rate`` of the project's benign training
     prompts; its false-refusal rate and its out-of-fold recall of the unsafe training prompts."""
-    from sklearn.model_selection import GroupKFold
-
     from safety.policy import load_policy
     from safety.prompt_filter import PromptFilter
 
     prompts = dict(enumerate(load_prompt_set()))
     policy = load_policy(policy_path)
-    labels_arr, groups_arr = np.array(labels), np.array(groups)
+    groups_arr = np.array(groups)
     fold_sets = []
-    for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups_arr):
-        heads = fit_heads(embeddings[train], list(labels_arr[train]), [texts[i] for i in train], C=C,
-                          lexical_weight=lexical_weight)
+    for heads, test in folds:
         keys = sorted({int(g.split(":")[1]) for g in groups_arr[test] if g.startswith("project:")})
         fold_sets.append((heads, [prompts[k] for k in keys]))
     grid = [round(0.40 + 0.01 * i, 2) for i in range(56)]
@@ -173,13 +177,12 @@ def main(argv: list[str] | None = None) -> None:
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
-        threshold, recall = recommend_threshold(embeddings, texts, labels, groups, original, args.C, args.benign_rate,
-                                                lexical_weight=args.lexical_weight)
+        folds = fold_heads(embeddings, texts, labels, groups, args.C, lexical_weight=args.lexical_weight)
+        threshold, recall = recommend_threshold(embeddings, texts, labels, original, folds, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
         if args.whole_filter:
-            threshold, false_refusal, recall = recommend_threshold_whole_filter(embeddings, texts, labels, groups, args.C, args.benign_rate,
-                                                                                lexical_weight=args.lexical_weight)
+            threshold, false_refusal, recall = recommend_threshold_whole_filter(groups, folds, args.benign_rate)
             print(f"  whole filter: semantic_threshold {threshold:.2f} (out-of-fold: {100 * false_refusal:.1f} % of benign "
                   f"training prompts refused, unsafe recall {100 * recall:.1f} %; the word lists were written with the "
                   f"training prompts in view, so this recall is optimistic)")
