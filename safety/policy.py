@@ -38,8 +38,9 @@ class CategoryPolicy(BaseModel):
     review_threshold: float = Field(0.5, ge=0, le=1)
     block_threshold: float = Field(0.8, ge=0, le=1)
     applies_to: list[Literal["prompt", "output"]] = ["prompt"]
-    # The semantic head's probability counts as evidence from here on (None: the review threshold).
-    # Tuned per category on the training split: `python -m safety.models.train_semantic --thresholds`.
+    # The semantic head's probability counts as evidence from here on (None: the review threshold);
+    # prompt-stage evidence is reviewed at least, so this may sit below review_threshold.
+    # Tuned on the training split: `python -m safety.models.train_semantic --threshold --whole-filter`.
     semantic_threshold: float | None = Field(None, ge=0, le=1)
     checks: list[Check] = ["lexicon", "fuzzy", "semantic"]
     terms: list[str] = []
@@ -56,12 +57,14 @@ class CategoryPolicy(BaseModel):
             raise ValueError("block_threshold must be >= review_threshold")
         return self
 
-    def action_for(self, score: float) -> Literal["allow", "review", "block"]:
+    def action_for(self, score: float, evidence: bool = False) -> Literal["allow", "review", "block"]:
         """What a score in this category leads to: the category's action past the
-        block threshold, review between the two thresholds."""
+        block threshold, review between the two thresholds.  ``evidence``: the score already
+        passed a check's own gate (a word list hit, a semantic head past ``semantic_threshold``),
+        so it is reviewed at least: a finding is never allowed in silence."""
         if score >= self.block_threshold:
             return self.action
-        if score >= self.review_threshold and self.action != "allow":
+        if (score >= self.review_threshold or evidence) and self.action != "allow":
             return "review"
         return "allow"
 

@@ -90,7 +90,8 @@ class PromptFilter:
         scores: dict[str, float] = {}
         for f in findings:
             scores[f.category] = max(scores.get(f.category, 0.0), f.score)
-        action = strictest(rules[c].action_for(s) for c, s in scores.items() if c in rules)
+        # Every prompt-stage finding passed its layer's gate: at least review (see action_for).
+        action = strictest(rules[c].action_for(s, evidence=True) for c, s in scores.items() if c in rules)
         flags = []
         if self._minor is not None and any(self._minor.search(v) for v in norm.views):
             flags.append("mentions_minor")

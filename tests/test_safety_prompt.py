@@ -5,6 +5,7 @@ import re
 import json
 import logging
 
+import numpy as np
 import pytest
 
 from safety import JsonFormatter, PromptError, PromptFilter, load_policy, validate_prompt
@@ -245,13 +246,13 @@ def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
     monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
     prompts = ["a chef cutting vegetables with a knife", "a naked man", "shooting a basketball at sunset, slow motion",
                " ".join(["a quiet meadow with birds and a river"] * 30)]  # past the 128-token cap
-    onnx = SentenceEmbedder(backend="onnx")
-    assert onnx.backend == "onnx" and list((tmp_path / "safety").glob("*.onnx"))
-    torch_ = SentenceEmbedder(backend="torch")
+    heads = LinearHeads.load()
+    onnx = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers)
+    assert onnx.backend == "onnx" and list((tmp_path / "safety").glob(f"*-l{heads.encoder_layers}.onnx"))
+    torch_ = SentenceEmbedder(backend="torch", layers=heads.encoder_layers)
     a, b = onnx.encode(prompts), torch_.encode(prompts)
     assert a.shape == (4, 384) and abs(float((a * a).sum(1).mean()) - 1.0) < 1e-4
     assert abs(a - b).max() < 1e-4
-    heads = LinearHeads.load()
     assert abs(heads.predict_proba(a, prompts) - heads.predict_proba(b, prompts)).max() < 1e-4
     # batched in length-sorted chunks, returned in the caller's order
     assert abs(onnx.encode(prompts[::-1], batch_size=2)[::-1] - a).max() < 1e-5
@@ -262,7 +263,7 @@ def test_embedder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatc
 
     monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
 
-    def broken(model_path, out):
+    def broken(model_path, out, layers):
         raise RuntimeError("exporter unavailable")
 
     monkeypatch.setattr(semantic, "export_onnx", broken)
@@ -271,6 +272,35 @@ def test_embedder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatc
     assert embedder.encode(["a red ball"]).shape == (1, 384)
     with pytest.raises(semantic.ClassifierLoadError, match="ONNX"):
         semantic.SentenceEmbedder(backend="onnx")
+
+
+def test_truncated_encoder_is_a_different_embedding_and_heads_say_which(tmp_path, monkeypatch):
+    """The heads record how many MiniLM layers their embeddings passed through; the semantic layer
+    loads that embedder, refuses one of another depth, and names the depth in its findings."""
+    import safety.semantic as semantic
+    from safety.policy import load_policy
+
+    monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
+    heads = semantic.LinearHeads.load()
+    assert heads.encoder_layers < semantic.MINILM_LAYERS
+    full_depth = semantic.SentenceEmbedder(layers=semantic.MINILM_LAYERS)
+    short = semantic.SentenceEmbedder(layers=heads.encoder_layers)
+    assert full_depth.name == "all-MiniLM-L6-v2" and f"layers 1-{heads.encoder_layers}" in short.name
+    a, b = full_depth.encode(["a chef cutting vegetables"]), short.encode(["a chef cutting vegetables"])
+    assert float((a * b).sum()) < 0.9  # really another representation, not the same graph under two names
+    with pytest.raises(ValueError, match="fitted on MiniLM layers"):
+        semantic.SemanticLayer(load_policy(), heads, embedder=full_depth)
+    layer = semantic.SemanticLayer(load_policy(), heads, embedder=short)
+    assert layer.embedder is short and f"[:{heads.encoder_layers}]" in layer.source_tag
+    with pytest.raises(ValueError, match="layers must be"):
+        semantic.SentenceEmbedder(layers=7)
+    # a heads file from before the depth was recorded reads as all six layers
+    path = tmp_path / "old.npz"
+    heads.save(path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "encoder_layers"}
+    np.savez(path, **arrays)
+    assert semantic.LinearHeads.load(path).encoder_layers == semantic.MINILM_LAYERS
 
 
 def test_allow_phrases_are_benign_context_for_the_semantic_layer(full):
