@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from scipy.stats import norm
+from statsmodels.stats.proportion import proportion_confint
 
 
 @dataclass(frozen=True)
@@ -23,9 +22,5 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> Ra
         raise ValueError("need at least one trial")
     if not 0 <= successes <= trials:
         raise ValueError("successes must be between 0 and trials")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return RateEstimate(successes, trials, p, max(0.0, centre - half), min(1.0, centre + half))
+    low, high = proportion_confint(successes, trials, alpha=1 - confidence, method="wilson")
+    return RateEstimate(successes, trials, successes / trials, max(0.0, float(low)), min(1.0, float(high)))
