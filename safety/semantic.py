@@ -68,8 +68,6 @@ class _MeanPooled:
             def __init__(self) -> None:
                 super().__init__()
                 self.bert = AutoModel.from_pretrained(str(model_path)).eval()
-                if not 1 <= layers <= len(self.bert.encoder.layer):
-                    raise ValueError(f"layers must be 1 ... {len(self.bert.encoder.layer)}, not {layers}")
                 self.bert.encoder.layer = self.bert.encoder.layer[:layers]
                 self.bert.config.num_hidden_layers = layers
 
