@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections import defaultdict
@@ -24,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .adversarial import ATTACKS
+from .atomic import write_atomic
 from .dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
 from .prompt_filter import PromptFilter
 
@@ -191,18 +191,9 @@ def plot(results: dict, path: Path) -> None:
     ax.set_title("Prompt filter recall on the project held-out split, plain (with 95 % CI) and attacked")
     ax.legend(ncol=len(cols), fontsize=8, loc="upper center")
     fig.tight_layout()
-    _write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png"))
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png"))
     plt.close(fig)
 
-
-def _write_atomic(path: Path, write) -> None:
-    """``write(tmp)`` beside ``path``, then a rename: a reader never sees half a report."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         plot(results, args.plot)
         err.print(f"wrote {args.plot}")
     if args.json:
-        _write_atomic(args.json, lambda tmp: tmp.write_text(json.dumps(results, indent=2, default=str)))
+        write_atomic(args.json, lambda tmp: tmp.write_text(json.dumps(results, indent=2, default=str)))
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_atomic
 from .decision import Finding
 from .errors import ClassifierLoadError
 from .normalize import NormalizedPrompt
@@ -98,18 +99,16 @@ def export_onnx(model_path: Path, out: Path, layers: int = MINILM_LAYERS) -> Pat
     ids = torch.tensor([[101, 1037, 2417, 3608, 102]])
     mask = torch.ones_like(ids)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
-    try:
+
+    def export(tmp: Path) -> None:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
             torch.onnx.export(module, (ids, mask), str(tmp), dynamo=False, opset_version=17,
                               input_names=["input_ids", "attention_mask"], output_names=["embedding"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                             "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}})
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+
+    return write_atomic(out, export)
 
 
 class SentenceEmbedder:
