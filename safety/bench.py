@@ -69,14 +69,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    layers = LinearHeads.load().encoder_layers  # the depth the default heads were fitted on
-    onnx = SentenceEmbedder(backend="onnx", threads=args.threads, layers=layers)
+    heads = LinearHeads.load()  # the depth and pooling the default heads were fitted on
+    layers, pooling = heads.encoder_layers, heads.pooling
+    onnx = SentenceEmbedder(backend="onnx", threads=args.threads, layers=layers, pooling=pooling)
     modes = [("ONNX Runtime encode only", onnx, None)]
     if layers < MINILM_LAYERS:
         modes.append((f"ONNX Runtime encode, all {MINILM_LAYERS} layers",
                       SentenceEmbedder(backend="onnx", threads=args.threads), None))
     if not args.no_torch:
-        modes.insert(0, ("torch encode only", SentenceEmbedder(backend="torch", layers=layers), None))
+        modes.insert(0, ("torch encode only", SentenceEmbedder(backend="torch", layers=layers, pooling=pooling), None))
     lexicon = PromptFilter.lexicon_only()
     modes.append(("lexicon-only filter", None, lexicon))
     if not args.no_torch:

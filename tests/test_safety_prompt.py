@@ -247,15 +247,19 @@ def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
     prompts = ["a chef cutting vegetables with a knife", "a naked man", "shooting a basketball at sunset, slow motion",
                " ".join(["a quiet meadow with birds and a river"] * 30)]  # past the 128-token cap
     heads = LinearHeads.load()
-    onnx = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers)
-    assert onnx.backend == "onnx" and list((tmp_path / "safety").glob(f"*-l{heads.encoder_layers}.onnx"))
-    torch_ = SentenceEmbedder(backend="torch", layers=heads.encoder_layers)
+    assert heads.pooling == "mean+max"
+    onnx = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers, pooling=heads.pooling)
+    assert onnx.backend == "onnx" and list((tmp_path / "safety").glob(f"*-l{heads.encoder_layers}-meanmax.onnx"))
+    torch_ = SentenceEmbedder(backend="torch", layers=heads.encoder_layers, pooling=heads.pooling)
     a, b = onnx.encode(prompts), torch_.encode(prompts)
-    assert a.shape == (4, 384) and abs(float((a * a).sum(1).mean()) - 1.0) < 1e-4
+    # two unit-length halves: the mean over tokens, then the max
+    assert a.shape == (4, 768) and np.allclose((a[:, :384] ** 2).sum(1), 1, atol=1e-4) and np.allclose((a[:, 384:] ** 2).sum(1), 1, atol=1e-4)
     assert abs(a - b).max() < 1e-4
     assert abs(heads.predict_proba(a, prompts) - heads.predict_proba(b, prompts)).max() < 1e-4
-    # batched in length-sorted chunks, returned in the caller's order
+    # batched in length-sorted chunks (padding never wins the max), returned in the caller's order
     assert abs(onnx.encode(prompts[::-1], batch_size=2)[::-1] - a).max() < 1e-5
+    alone = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers)  # mean pooling: the first half
+    assert abs(alone.encode(prompts) - a[:, :384]).max() < 1e-5
 
 
 def test_embedder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatch):
@@ -263,7 +267,7 @@ def test_embedder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatc
 
     monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
 
-    def broken(model_path, out, layers):
+    def broken(model_path, out, layers, pooling):
         raise RuntimeError("exporter unavailable")
 
     monkeypatch.setattr(semantic, "export_onnx", broken)
@@ -290,17 +294,24 @@ def test_truncated_encoder_is_a_different_embedding_and_heads_say_which(tmp_path
     assert float((a * b).sum()) < 0.9  # really another representation, not the same graph under two names
     with pytest.raises(ValueError, match="fitted on MiniLM layers"):
         semantic.SemanticLayer(load_policy(), heads, embedder=full_depth)
-    layer = semantic.SemanticLayer(load_policy(), heads, embedder=short)
-    assert layer.embedder is short and f"[:{heads.encoder_layers}]" in layer.source_tag
+    with pytest.raises(ValueError, match="mean pooled"):
+        semantic.SemanticLayer(load_policy(), heads, embedder=short)
+    pooled = semantic.SentenceEmbedder(layers=heads.encoder_layers, pooling=heads.pooling)
+    assert "mean+max pooled" in pooled.name
+    layer = semantic.SemanticLayer(load_policy(), heads, embedder=pooled)
+    assert layer.embedder is pooled and f"[:{heads.encoder_layers}][mean+max]" in layer.source_tag
     with pytest.raises(ValueError, match="layers must be"):
         semantic.SentenceEmbedder(layers=7)
+    with pytest.raises(ValueError, match="pooling must be"):
+        semantic.SentenceEmbedder(pooling="cls")
     # a heads file from before the depth was recorded reads as all six layers
     path = tmp_path / "old.npz"
     heads.save(path)
     with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files if k != "encoder_layers"}
+        arrays = {k: z[k] for k in z.files if k not in ("encoder_layers", "pooling")}
     np.savez(path, **arrays)
-    assert semantic.LinearHeads.load(path).encoder_layers == semantic.MINILM_LAYERS
+    old = semantic.LinearHeads.load(path)
+    assert old.encoder_layers == semantic.MINILM_LAYERS and old.pooling == "mean"
 
 
 def test_allow_phrases_are_benign_context_for_the_semantic_layer(full):

@@ -1,6 +1,6 @@
 """Reproduce safety/models/semantic_heads.npz: a multinomial logistic regression (the ten video
 categories and "safe") on all-MiniLM-L6-v2 embeddings of the normalised training prompts, taken
-after its first ENCODER_LAYERS layers, blended with one on TF-IDF word uni- and bigrams.
+after its first ENCODER_LAYERS layers and pooled by POOLING, blended with one on TF-IDF word uni- and bigrams.
 
     python -m safety.models.train_semantic                # project train split + AILuminate train half
     python -m safety.models.train_semantic --no-external  # project train split only
@@ -36,17 +36,20 @@ from sklearn.linear_model import LogisticRegression
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
 from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
 from safety.normalize import normalize
-from safety.semantic import DEFAULT_HEADS, MINILM_LAYERS, LexicalHead, LinearHeads, get_embedder
+from safety.semantic import DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, LexicalHead, LinearHeads, get_embedder
 
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v6"
+VERSION = "heads-v7"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
 # drug's street name, "nude" vs "naked child") that separate a harm from its hard-benign twin.
 ENCODER_LAYERS = 3
+# Mean and max pooled, not mean alone: out-of-fold recall of the heads at 3 % benign 91.1-91.6 %
+# against 89.8 % (stop 15 data; safety/README.md, "Heads").
+POOLING = "mean+max"
 # The TF-IDF head's strength and blend weight: chosen out-of-fold on the training data
 # (C 16 vs 32, word 1-2 vs 1-3 grams, with and without stop words, weight 0.3 ... 0.6; see
 # safety/README.md, "Heads").
@@ -83,18 +86,18 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
 
 def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None = None, C: float = 4.0,
               version: str = VERSION, lexical_C: float = LEXICAL_C, lexical_weight: float = LEXICAL_WEIGHT,
-              encoder_layers: int = ENCODER_LAYERS) -> LinearHeads:
+              encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING) -> LinearHeads:
     """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in."""
     y = np.array([CLASSES.index(label) for label in labels])
     clf = LogisticRegression(C=C, max_iter=5000)
     clf.fit(embeddings, y)
     lexical = LexicalHead.fit(texts, y, C=lexical_C) if texts is not None and lexical_weight > 0 else None
     return LinearHeads(CLASSES, clf.coef_, clf.intercept_, version=version, link="softmax",
-                       lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers)
+                       lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling)
 
 
 def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = 5,
-               lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS
+               lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING
                ) -> list[tuple[LinearHeads, np.ndarray]]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold),
     with the fold's row indices; both threshold rules below score the same fits."""
@@ -102,7 +105,7 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
 
     labels_arr = np.array(labels)
     return [(fit_heads(embeddings[train], list(labels_arr[train]), [texts[i] for i in train], C=C,
-                       lexical_weight=lexical_weight, encoder_layers=encoder_layers), test)
+                       lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling), test)
             for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups)]
 
 
@@ -169,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--C", type=float, default=4.0)
     ap.add_argument("--layers", type=int, default=ENCODER_LAYERS, choices=range(1, MINILM_LAYERS + 1),
                     help="MiniLM layers the embedding passes through (6: the sentence embedding)")
+    ap.add_argument("--pooling", default=POOLING, choices=POOLINGS, help="how the token states are pooled")
     ap.add_argument("--lexical-weight", type=float, default=LEXICAL_WEIGHT,
                     help="weight of the TF-IDF head in the blend (0: embedding head alone)")
     ap.add_argument("--threshold", "--thresholds", action="store_true", help="print the semantic_threshold to use (5-fold CV)")
@@ -181,15 +185,15 @@ def main(argv: list[str] | None = None) -> None:
     if external and not args.ailuminate.is_file():
         ap.error(f"external set not found at {args.ailuminate} (or pass --no-external)")
     texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment)
-    embeddings = get_embedder(args.layers).encode(texts)
+    embeddings = get_embedder(args.layers, args.pooling).encode(texts)
     version = VERSION + ("+ailuminate" if external else "")
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight,
-                      encoder_layers=args.layers)
+                      encoder_layers=args.layers, pooling=args.pooling)
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
         folds = fold_heads(embeddings, texts, labels, groups, args.C, lexical_weight=args.lexical_weight,
-                           encoder_layers=args.layers)
+                           encoder_layers=args.layers, pooling=args.pooling)
         threshold, recall = recommend_threshold(embeddings, texts, labels, original, folds, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
