@@ -2,6 +2,7 @@
 
     python -m safety.evaluate                 # full filter (all layers) and lexicon-only, printed as tables
     python -m safety.evaluate --plot eval.png # also a bar chart of recall per category and attack
+    python -m safety.evaluate --curve curve.png  # also recall and false refusal at other semantic thresholds
 
 Project set: the held-out split of safety/data/prompts.yaml.  External set: the held-out
 half of the AILuminate v1.0 demo prompts (MLCommons, CC-BY-4.0), hazards mapped to the
@@ -115,6 +116,68 @@ def evaluate_external(filter_: PromptFilter, path: Path, attacks=("obfuscated", 
     return {"rows": rows, "missed": [data[i].text[:160] for i in scope if not plain[i][0]]}
 
 
+def operating_curve(policy=None, thresholds=None) -> list[dict]:
+    """Recall and false refusal on the project held-out split with every category's
+    ``semantic_threshold`` set to each of ``thresholds``: the trade-off a team moves along when it
+    changes the policy.  The policy's own threshold is chosen on training data
+    (``python -m safety.models.train_semantic --whole-filter``), never from this curve."""
+    from .policy import load_policy
+
+    policy = policy or load_policy()
+    if thresholds is None:  # a grid, and the policy's own thresholds on it
+        own = {r.semantic_threshold for r in policy.categories.values() if r.semantic_threshold is not None}
+        thresholds = sorted({round(0.20 + 0.02 * i, 2) for i in range(21)} | own)
+    data = [p for p in load_prompt_set() if p.split == "heldout"]
+    texts = [p.text for p in data]
+    embedder = PromptFilter(policy).layers[-1].embedder  # one embedder for every point of the curve
+    rows = []
+    for t in thresholds:
+        pol = policy.model_copy(deep=True)
+        for rules in pol.categories.values():
+            if rules.semantic_threshold is not None:
+                rules.semantic_threshold = t
+        flagged = [d.action != "allow" for d in PromptFilter(pol, embedder=embedder).check_batch(texts)]
+        rows.append({"threshold": t, "recall": _rate([f for f, p in zip(flagged, data) if p.unsafe]),
+                     "false_refusal": _rate([f for f, p in zip(flagged, data) if not p.unsafe])})
+    return rows
+
+
+def print_curve(console: Console, rows: list[dict], current: float | None) -> None:
+    t = Table(title="project held-out split at other semantic thresholds (the policy's is marked)")
+    for col in ("semantic_threshold", "recall %", "false refusal %", "both targets"):
+        t.add_column(col, justify="right")
+    for row in rows:
+        ok = row["recall"] >= RECALL_TARGET and row["false_refusal"] <= FALSE_REFUSAL_TARGET
+        mark = " <- policy" if current is not None and abs(row["threshold"] - current) < 1e-9 else ""
+        t.add_row(f"{row['threshold']:.2f}{mark}", _pct(row["recall"]), _pct(row["false_refusal"]), "yes" if ok else "no")
+    console.print(t)
+
+
+def plot_curve(rows: list[dict], path: Path, current: float | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot([100 * r["false_refusal"] for r in rows], [100 * r["recall"] for r in rows], marker="o", ms=3)
+    for r in rows[::4]:
+        ax.annotate(f"{r['threshold']:.2f}", (100 * r["false_refusal"], 100 * r["recall"]), fontsize=7,
+                    textcoords="offset points", xytext=(4, -8))
+    if current is not None:
+        here = min(rows, key=lambda r: abs(r["threshold"] - current))
+        ax.plot([100 * here["false_refusal"]], [100 * here["recall"]], "r*", ms=12, label=f"policy ({current:.2f})")
+        ax.legend(loc="lower right")
+    ax.axhline(100 * RECALL_TARGET, color="k", lw=0.8, ls="--")
+    ax.axvline(100 * FALSE_REFUSAL_TARGET, color="k", lw=0.8, ls="--")
+    ax.set_xlabel("benign false refusal %")
+    ax.set_ylabel("unsafe recall %")
+    ax.set_title("Prompt filter on the held-out split by semantic_threshold\n(targets dashed: the good corner is top left)", fontsize=10)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png"))
+    plt.close(fig)
+
+
 def _pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.1f}"
 
@@ -202,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-lexicon-baseline", action="store_true", help="skip the lexicon-only comparison")
     ap.add_argument("--plot", type=Path, help="write a bar chart of recall per category")
     ap.add_argument("--json", type=Path, help="write all numbers as JSON")
+    ap.add_argument("--curve", type=Path, help="also measure other semantic thresholds and plot recall against false refusal")
     ap.add_argument("--show-errors", action="store_true", help="list missed unsafe and refused benign prompts")
     args = ap.parse_args(argv)
     console = Console()
@@ -223,6 +287,15 @@ def main(argv: list[str] | None = None) -> int:
             console.print({"missed": project["missed"],
                            "refused": {k: v.get("refused", []) for k, v in project["benign"].items()},
                            "external_missed": (external or {}).get("missed", [])[:40]})
+    if args.curve:
+        policy = filters["full"].policy
+        current = {r.semantic_threshold for r in policy.categories.values() if r.semantic_threshold is not None}
+        current = current.pop() if len(current) == 1 else None  # one shared threshold, as the default policy has
+        with err.status("measuring other semantic thresholds ..."):
+            results["curve"] = operating_curve(policy)
+        print_curve(console, results["curve"], current)
+        plot_curve(results["curve"], args.curve, current)
+        err.print(f"wrote {args.curve}")
     if have_external:
         console.print(f"External data: {AILUMINATE_ATTRIBUTION}.")
     if args.plot:

@@ -44,3 +44,24 @@ def test_evaluate_reports_rates_with_intervals_json_and_plot(tmp_path, capsys):
     assert ext["ALL IN SCOPE"]["n"] == 2 and "out of scope: spc_fin" in ext
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary file, which is gone
+
+
+def test_operating_curve_moves_recall_and_false_refusal_together(tmp_path, capsys):
+    from rich.console import Console
+
+    from safety.policy import load_policy
+
+    policy = load_policy()
+    current = next(r.semantic_threshold for r in policy.categories.values() if r.semantic_threshold is not None)
+    rows = evaluate.operating_curve(policy, [0.2, current, 0.9])
+    assert [r["threshold"] for r in rows] == [0.2, current, 0.9]
+    # A lower threshold flags more of both; at the policy's own it is the report's number.
+    assert rows[0]["recall"] >= rows[1]["recall"] >= rows[2]["recall"]
+    assert rows[0]["false_refusal"] >= rows[1]["false_refusal"] >= rows[2]["false_refusal"]
+    assert rows[0]["false_refusal"] > rows[2]["false_refusal"]  # the semantic layer really moved
+    project = evaluate.evaluate_project(evaluate.PromptFilter(policy), attacks={})
+    assert abs(rows[1]["recall"] - project["unsafe"]["ALL UNSAFE"]["recall"]) < 1e-9
+    evaluate.print_curve(Console(width=120), rows, current)
+    assert "<- policy" in capsys.readouterr().out
+    evaluate.plot_curve(rows, tmp_path / "curve.png", current)
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
