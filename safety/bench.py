@@ -27,7 +27,7 @@ from rich.table import Table
 
 from .dataset import load_prompt_set
 from .prompt_filter import PromptFilter
-from .semantic import MINILM_LAYERS, LinearHeads, SentenceEmbedder
+from .semantic import MINILM_LAYERS, EncoderAdapter, LinearHeads, SentenceEmbedder
 
 P50_TARGET_MS, THROUGHPUT_TARGET = 10.0, 500.0
 
@@ -69,15 +69,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    heads = LinearHeads.load()  # the depth and pooling the default heads were fitted on
+    heads = LinearHeads.load()  # the encoder the default heads were fitted on: depth, pooling, adapter
     layers, pooling = heads.encoder_layers, heads.pooling
-    onnx = SentenceEmbedder(backend="onnx", threads=args.threads, layers=layers, pooling=pooling)
+    adapter = EncoderAdapter.load(heads.encoder_adapter) if heads.encoder_adapter else None
+    onnx = SentenceEmbedder(backend="onnx", threads=args.threads, layers=layers, pooling=pooling, adapter=adapter)
     modes = [("ONNX Runtime encode only", onnx, None)]
     if layers < MINILM_LAYERS:
         modes.append((f"ONNX Runtime encode, all {MINILM_LAYERS} layers",
                       SentenceEmbedder(backend="onnx", threads=args.threads), None))
     if not args.no_torch:
-        modes.insert(0, ("torch encode only", SentenceEmbedder(backend="torch", layers=layers, pooling=pooling), None))
+        modes.insert(0, ("torch encode only", SentenceEmbedder(backend="torch", layers=layers, pooling=pooling, adapter=adapter), None))
     lexicon = PromptFilter.lexicon_only()
     modes.append(("lexicon-only filter", None, lexicon))
     if not args.no_torch:

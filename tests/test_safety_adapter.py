@@ -1,0 +1,93 @@
+"""The fine-tuned encoder: a LoRA adapter trained on prompts, merged into MiniLM, named by the heads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from safety.errors import ClassifierLoadError
+from safety.semantic import DEFAULT_HEADS, EncoderAdapter, LinearHeads, SemanticLayer, SentenceEmbedder, _default_model_path, _Pooled
+
+PROMPTS = ["a chef cutting vegetables with a knife", "a man kicking a dog in a yard", "kids flying kites at the beach"]
+
+
+def _random_adapter(scale: float = 2.0) -> EncoderAdapter:
+    rng = np.random.default_rng(0)
+    tensors = {}
+    for name, (out, inp) in {"encoder.layer.0.attention.self.query": (384, 384),
+                             "encoder.layer.0.output.dense": (384, 1536)}.items():
+        tensors[name + ".lora_A"] = rng.normal(0, 0.05, (8, inp)).astype(np.float32)
+        tensors[name + ".lora_B"] = rng.normal(0, 0.05, (out, 8)).astype(np.float32)
+    return EncoderAdapter(tensors, scale, {"version": "test"})
+
+
+def test_merged_weights_compute_what_the_low_rank_update_does():
+    import torch
+
+    from safety.models.train_encoder import _lora_modules
+
+    adapter = _random_adapter()
+    merged = _Pooled(_default_model_path(), 1, "mean+max", adapter)
+    plain = _Pooled(_default_model_path(), 1, "mean+max")
+    wrapped = _lora_modules(torch, plain.bert, rank=8)  # the training-time form: W x + scale * B A x
+    with torch.no_grad():
+        for name, module in wrapped.items():
+            if name + ".lora_A" in adapter.tensors:
+                module.A.copy_(torch.from_numpy(adapter.tensors[name + ".lora_A"]))
+                module.B.copy_(torch.from_numpy(adapter.tensors[name + ".lora_B"]))
+    ids = torch.tensor([[101, 1037, 2417, 3608, 102]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        a, b = merged(ids, mask), plain(ids, mask)
+        untouched = _Pooled(_default_model_path(), 1, "mean+max")(ids, mask)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert (a - untouched).abs().max() > 1e-3  # the adapter really changed the encoder
+
+
+def test_adapter_file_round_trip_and_bad_files(tmp_path):
+    adapter = _random_adapter()
+    path = adapter.save(tmp_path / "a.safetensors")
+    again = EncoderAdapter.load(path)
+    assert again.sha1 == adapter.sha1 and again.scale == 2.0 and again.metadata["version"] == "test"
+    assert _random_adapter(scale=1.0).sha1 != adapter.sha1
+    (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ClassifierLoadError, match="cannot load encoder adapter"):
+        EncoderAdapter.load(tmp_path / "bad.safetensors")
+    stray = EncoderAdapter({"encoder.layer.5.output.dense.lora_A": np.zeros((8, 1536), np.float32),
+                            "encoder.layer.5.output.dense.lora_B": np.zeros((384, 8), np.float32)}, 1.0, {})
+    with pytest.raises(ClassifierLoadError, match="does not have"):
+        _Pooled(_default_model_path(), 3, "mean", stray)  # a three-layer encoder has no sixth layer
+
+
+def test_training_moves_the_encoder_and_is_seeded():
+    from safety.models.train_encoder import train_adapter
+
+    texts = ["a man kicking a dog", "a gang beating a man", "a chef beating eggs", "kids kicking a ball"] * 2
+    losses = []
+    first = train_adapter(texts, [0, 0, 1, 1] * 2, 2, layers=1, pooling="mean", epochs=2,
+                          progress=lambda epoch, loss: losses.append(loss))
+    second = train_adapter(texts, [0, 0, 1, 1] * 2, 2, layers=1, pooling="mean", epochs=2)
+    assert len(losses) == 2 and first.sha1 == second.sha1
+    assert any(np.abs(v).max() > 0 for k, v in first.tensors.items() if k.endswith("lora_B"))  # B starts at zero
+    assert first.metadata["layers"] == "1" and len(first.tensors) == 12  # six linear layers, A and B each
+
+
+def test_bundled_heads_name_their_adapter_and_refuse_another(tmp_path, monkeypatch):
+    from safety.policy import load_policy
+
+    monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
+    heads = LinearHeads.load(DEFAULT_HEADS)
+    assert heads.adapter_sha1 and EncoderAdapter.load(heads.encoder_adapter).sha1 == heads.adapter_sha1
+    plain = SentenceEmbedder(backend="torch", layers=heads.encoder_layers, pooling=heads.pooling)
+    with pytest.raises(ValueError, match="encoder adapter"):
+        SemanticLayer(load_policy(), heads, embedder=plain)
+    layer = SemanticLayer(load_policy(), heads)
+    assert "+lora" in layer.source_tag and layer.embedder.adapter_sha1 == heads.adapter_sha1
+
+    # Heads saved elsewhere keep naming the adapter by file name, beside them; a changed file is refused.
+    heads.save(tmp_path / "semantic_heads.npz")
+    _random_adapter().save(tmp_path / heads.encoder_adapter.rsplit("/", 1)[-1])
+    moved = LinearHeads.load(tmp_path / "semantic_heads.npz")
+    assert moved.adapter_sha1 == heads.adapter_sha1
+    with pytest.raises(ClassifierLoadError, match="were fitted on encoder adapter"):
+        SemanticLayer(load_policy(), moved).embedder
