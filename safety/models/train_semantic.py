@@ -1,6 +1,7 @@
 """Reproduce safety/models/semantic_heads.npz: a multinomial logistic regression (the ten video
 categories and "safe") on all-MiniLM-L6-v2 embeddings of the normalised training prompts, taken
-after its first ENCODER_LAYERS layers and pooled by POOLING, blended with one on TF-IDF word uni- and bigrams.
+after its first ENCODER_LAYERS layers (fine-tuned by the adapter of safety.models.train_encoder, which
+runs first) and pooled by POOLING, blended with one on TF-IDF word uni- and bigrams.
 
     python -m safety.models.train_semantic                # project train split + AILuminate train half
     python -m safety.models.train_semantic --no-external  # project train split only
@@ -17,7 +18,8 @@ Training data, train splits only (see safety/dataset.py; the held-out splits sta
   The heads file is derived from it: see safety/models/README.md.
 
 ``--threshold`` picks one ``semantic_threshold`` for every category from 5-fold out-of-fold
-probabilities on the training data (folds keep a prompt with its copies): the one at which
+probabilities on the training data (folds keep a prompt with its copies; each fold's heads read
+an encoder adapter fitted without the fold, cached in ``--fold-cache``): the one at which
 ``--benign-rate`` of the project's benign training prompts score above it.  ``--whole-filter``
 (with ``--threshold``) also runs the whole prompt filter out-of-fold (word lists, names, and heads
 fitted without the fold, at one ``semantic_threshold``) and prints the lowest threshold at which at
