@@ -116,6 +116,11 @@ def evaluate_external(filter_: PromptFilter, path: Path, attacks=("obfuscated", 
     return {"rows": rows, "missed": [data[i].text[:160] for i in scope if not plain[i][0]]}
 
 
+def semantic_thresholds(policy) -> set[float]:
+    """The ``semantic_threshold`` values a policy sets (the default policy: one, shared)."""
+    return {r.semantic_threshold for r in policy.categories.values() if r.semantic_threshold is not None}
+
+
 def operating_curve(policy=None, thresholds=None) -> list[dict]:
     """Recall and false refusal on the project held-out split with every category's
     ``semantic_threshold`` set to each of ``thresholds``: the trade-off a team moves along when it
@@ -125,8 +130,7 @@ def operating_curve(policy=None, thresholds=None) -> list[dict]:
 
     policy = policy or load_policy()
     if thresholds is None:  # a grid, and the policy's own thresholds on it
-        own = {r.semantic_threshold for r in policy.categories.values() if r.semantic_threshold is not None}
-        thresholds = sorted({round(0.20 + 0.02 * i, 2) for i in range(21)} | own)
+        thresholds = sorted({round(0.20 + 0.02 * i, 2) for i in range(21)} | semantic_thresholds(policy))
     data = [p for p in load_prompt_set() if p.split == "heldout"]
     texts = [p.text for p in data]
     embedder = PromptFilter(policy).layers[-1].embedder  # one embedder for every point of the curve
@@ -289,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                            "external_missed": (external or {}).get("missed", [])[:40]})
     if args.curve:
         policy = filters["full"].policy
-        current = {r.semantic_threshold for r in policy.categories.values() if r.semantic_threshold is not None}
-        current = current.pop() if len(current) == 1 else None  # one shared threshold, as the default policy has
+        own = semantic_thresholds(policy)
+        current = own.pop() if len(own) == 1 else None  # marked only where one threshold is shared
         with err.status("measuring other semantic thresholds ..."):
             results["curve"] = operating_curve(policy)
         print_curve(console, results["curve"], current)

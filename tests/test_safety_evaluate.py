@@ -52,7 +52,7 @@ def test_operating_curve_moves_recall_and_false_refusal_together(tmp_path, capsy
     from safety.policy import load_policy
 
     policy = load_policy()
-    current = next(r.semantic_threshold for r in policy.categories.values() if r.semantic_threshold is not None)
+    (current,) = evaluate.semantic_thresholds(policy)
     rows = evaluate.operating_curve(policy, [0.2, current, 0.9])
     assert [r["threshold"] for r in rows] == [0.2, current, 0.9]
     # A lower threshold flags more of both; at the policy's own it is the report's number.
