@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import safety.semantic as semantic
 from safety.errors import ClassifierLoadError
 from safety.semantic import DEFAULT_HEADS, EncoderAdapter, LinearHeads, SemanticLayer, SentenceEmbedder, _default_model_path, _Pooled
 
@@ -72,22 +73,39 @@ def test_training_moves_the_encoder_and_is_seeded():
     assert first.metadata["layers"] == "1" and len(first.tensors) == 12  # six linear layers, A and B each
 
 
-def test_bundled_heads_name_their_adapter_and_refuse_another(tmp_path, monkeypatch):
+def test_onnx_export_merges_the_adapter(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
+    adapter = _random_adapter()
+    onnx = SentenceEmbedder(backend="onnx", layers=3, pooling="mean+max", adapter=adapter)
+    assert onnx.backend == "onnx" and list((tmp_path / "safety").glob(f"*-l3-meanmax-a{adapter.sha1[:12]}.onnx"))
+    torch_ = SentenceEmbedder(backend="torch", layers=3, pooling="mean+max", adapter=adapter)
+    plain = SentenceEmbedder(backend="torch", layers=3, pooling="mean+max")
+    a, b = onnx.encode(PROMPTS), torch_.encode(PROMPTS)
+    assert abs(a - b).max() < 1e-4 and abs(a - plain.encode(PROMPTS)).max() > 1e-3
+    assert "adapter" in onnx.name and onnx.adapter_sha1 == adapter.sha1 and plain.adapter_sha1 == ""
+
+
+def test_heads_name_their_adapter_and_refuse_another(tmp_path, monkeypatch):
     from safety.policy import load_policy
 
     monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
-    heads = LinearHeads.load(DEFAULT_HEADS)
-    assert heads.adapter_sha1 and EncoderAdapter.load(heads.encoder_adapter).sha1 == heads.adapter_sha1
-    plain = SentenceEmbedder(backend="torch", layers=heads.encoder_layers, pooling=heads.pooling)
+    assert LinearHeads.load(DEFAULT_HEADS).adapter_sha1 == ""  # the bundled heads read the plain encoder
+    adapter = _random_adapter()
+    adapter.save(tmp_path / "encoder_lora.safetensors")
+    rng = np.random.default_rng(1)
+    heads = LinearHeads(["violence", "safe"], rng.normal(size=(2, 768)), np.zeros(2), version="tiny", link="softmax",
+                        encoder_layers=3, pooling="mean+max", encoder_adapter=tmp_path / "encoder_lora.safetensors",
+                        adapter_sha1=adapter.sha1)
+    heads.save(tmp_path / "heads.npz")
+    again = LinearHeads.load(tmp_path / "heads.npz")  # the adapter is found beside the heads file
+    assert again.adapter_sha1 == adapter.sha1 and again.encoder_adapter == str(tmp_path / "encoder_lora.safetensors")
+    layer = SemanticLayer(load_policy(), again)
+    assert "+lora" in layer.source_tag and layer.embedder.adapter_sha1 == adapter.sha1
+    plain = SentenceEmbedder(backend="torch", layers=3, pooling="mean+max")
     with pytest.raises(ValueError, match="encoder adapter"):
-        SemanticLayer(load_policy(), heads, embedder=plain)
-    layer = SemanticLayer(load_policy(), heads)
-    assert "+lora" in layer.source_tag and layer.embedder.adapter_sha1 == heads.adapter_sha1
-
-    # Heads saved elsewhere keep naming the adapter by file name, beside them; a changed file is refused.
-    heads.save(tmp_path / "semantic_heads.npz")
-    _random_adapter().save(tmp_path / heads.encoder_adapter.rsplit("/", 1)[-1])
-    moved = LinearHeads.load(tmp_path / "semantic_heads.npz")
-    assert moved.adapter_sha1 == heads.adapter_sha1
+        SemanticLayer(load_policy(), again, embedder=plain)
+    # The adapter file replaced after the heads were fitted: a new process refuses it, never reads it silently.
+    _random_adapter(scale=1.0).save(tmp_path / "encoder_lora.safetensors")
+    monkeypatch.setattr(semantic, "_embedders", {})
     with pytest.raises(ClassifierLoadError, match="were fitted on encoder adapter"):
-        SemanticLayer(load_policy(), moved).embedder
+        SemanticLayer(load_policy(), LinearHeads.load(tmp_path / "heads.npz")).embedder

