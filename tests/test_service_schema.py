@@ -59,9 +59,17 @@ def test_api_conforms_and_never_5xx(live_service):
                 response = case.call_and_validate(headers=headers, timeout=60, excluded_checks=excluded)
                 assert response.status_code < 500
 
-            try:
-                run()
-            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every failure, report them together
-                inner = "; ".join(str(e)[:700] for e in getattr(exc, "exceptions", ()))
-                problems[f"{operation.label} [{mode.value}]"] = f"{str(exc)[:1500]} {inner}"
+            for attempt in range(2):
+                try:
+                    run()
+                except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every failure, report them together
+                    inner = "; ".join(str(e)[:700] for e in getattr(exc, "exceptions", ()))
+                    message = f"{str(exc)[:1500]} {inner}"
+                    # CPython 3.11's ast module can raise a spurious SystemError when threads parse at once
+                    # (python/cpython#106905; the live server shares this process): that one run is repeated,
+                    # once. Any other failure, or this one twice, is reported.
+                    if attempt == 0 and "AST constructor recursion depth mismatch" in message:
+                        continue
+                    problems[f"{operation.label} [{mode.value}]"] = message
+                break
     assert not problems, "\n\n".join(f"{k}: {v}" for k, v in problems.items())
