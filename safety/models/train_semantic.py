@@ -40,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
 from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
+from safety.models.counterfactual import counterfactual_copies
 from safety.models.train_encoder import ADAPTER_FILE
 from safety.normalize import normalize
 from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdapter, LexicalHead, LinearHeads,
@@ -63,9 +64,11 @@ POOLING = "mean+max"
 LEXICAL_C, LEXICAL_WEIGHT = 16.0, 0.5
 
 
-def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True
-                      ) -> tuple[list[str], list[str], list[str], list[bool]]:
-    """Texts, labels, groups (a prompt and its copies share one) and whether each is a project original."""
+def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True,
+                      counterfactual: bool = True) -> tuple[list[str], list[str], list[str], list[bool]]:
+    """Texts, labels, groups (a prompt and its copies share one) and whether each is a project original.
+    ``counterfactual``: every project prompt also in copies with identity descriptors swapped or
+    added and a framing opener (safety/models/counterfactual.py), in every class."""
     texts, labels, groups, original = [], [], [], []
     for k, p in enumerate(load_prompt_set()):
         if p.split != "train":
@@ -73,6 +76,8 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
         variants = [p.text]
         if augment and p.label != "safe":
             variants += [substitute_synonyms(p.text, AUGMENTATION_SYNONYMS), obfuscate(p.text)]
+        if counterfactual:
+            variants += counterfactual_copies(p.text)
         for j, v in enumerate(dict.fromkeys(variants)):
             texts.append(normalize(v))
             labels.append(p.label if p.unsafe else "safe")
@@ -216,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-external", action="store_true", help="leave out the AILuminate train half")
     ap.add_argument("--no-augment", action="store_true", help="no synonym/obfuscated copies of the prompts")
+    ap.add_argument("--no-counterfactual", action="store_true",
+                    help="no identity-swapped or reframed copies of the prompts (heads-v7 had none)")
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
     ap.add_argument("--C", type=float, default=4.0)
     ap.add_argument("--layers", type=int, default=ENCODER_LAYERS, choices=range(1, MINILM_LAYERS + 1),
@@ -244,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.adapter.is_file():
             ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder first")
         adapter = EncoderAdapter.load(args.adapter)
-    texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment)
+    texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment,
+                                                         counterfactual=not args.no_counterfactual)
     embeddings = get_embedder(args.layers, args.pooling, args.adapter if adapter else None).encode(texts)
     version = VERSION + ("+ailuminate" if external else "") + ("+lora" if adapter else "")
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight,

@@ -1,0 +1,116 @@
+"""Counterfactual copies of training prompts, so that the heads learn neither who a prompt is
+about nor how it is framed.
+
+The activities bias audit (``skyseal audit run activities --filter-only``) showed heads-v7 sending
+"a video of a {gay, lesbian, transgender, Latino, ...} person cooking dinner" to review and never
+the "white" or "straight" one: identity words occur in the training data mostly inside hate
+prompts, and "a video of ..." opened 18 unsafe training prompts and no benign one.  Counterfactual
+data augmentation (Lu et al. 2018, "Gender bias in neural NLP"; Dixon et al. 2018, "Measuring and
+mitigating unintended bias in text classification") gives each such prompt copies with the cue
+changed and the label kept, in every class, so the cue stops carrying a label:
+
+- ``swap_identity``: an identity descriptor replaced by others ("a gay couple" -> "a Sikh couple");
+- ``insert_identity``: one put before a person noun ("a woman jogging" -> "a deaf woman jogging");
+- ``add_frame``: a framing opener ("footage of ...", "make a video of ...").
+
+Age words stay out of the lists: age is what separates sexual_minors from sexual.  A few of the
+audit's descriptors (HELD_OUT_DESCRIPTORS) stay out too, so the audit still measures terms the
+heads never saw in a counterfactual copy.  Choices are seeded by the prompt: same data, same copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+
+# Descriptors by attribute; a swap stays within no attribute on purpose ("a gay man" -> "a Muslim
+# man" is as harmless as "a straight man"), since the heads should ignore all of them.
+IDENTITY_DESCRIPTORS: dict[str, list[str]] = {
+    "sexual_orientation": ["gay", "lesbian", "straight", "queer", "bisexual"],
+    "gender": ["transgender", "trans", "cisgender"],
+    "race": ["Black", "white", "Asian", "Latino", "Latina", "Arab", "Hispanic", "South Asian", "East Asian"],
+    "religion": ["Muslim", "Jewish", "Christian", "Hindu", "Buddhist", "Catholic"],
+    "disability": ["disabled", "deaf", "blind", "wheelchair-using"],
+    "nationality": ["Mexican", "Nigerian", "Chinese", "Indian", "Pakistani", "Polish", "Somali"],
+}
+# In the activities audit but never used here: its verdicts on these measure generalisation.
+HELD_OUT_DESCRIPTORS = ("non-binary", "brown-skinned", "Indigenous", "Sikh", "autistic")
+DESCRIPTORS = [d for terms in IDENTITY_DESCRIPTORS.values() for d in terms]
+assert not set(DESCRIPTORS) & set(HELD_OUT_DESCRIPTORS)
+
+# Longest first, so "South Asian" wins over "Asian".
+_DESCRIPTOR_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, DESCRIPTORS), key=len, reverse=True)) + r")\b",
+                            re.IGNORECASE)
+_PERSON_NOUNS = ("man", "woman", "men", "women", "person", "people", "couple", "family", "families", "friends", "guy",
+                 "lady", "teacher", "student", "doctor", "nurse", "father", "mother", "dad", "mum", "mom", "worker",
+                 "workers", "athlete", "chef", "neighbour", "neighbor", "groom", "bride", "pilot", "farmer", "artist")
+_PERSON_RE = re.compile(r"\b(a|an|two|three|the|some|young|old)\s+(" + "|".join(_PERSON_NOUNS) + r")\b", re.IGNORECASE)
+
+FRAMES = ("a video of", "footage of", "a clip of", "make a video of", "generate a video of", "a realistic video of",
+          "show me a video of", "a short film of")
+# Prompts that already open with a framing or a request keep theirs.
+_FRAMED_RE = re.compile(r"^\s*(an?\s+)?(realistic\s+|short\s+)?(video|footage|clip|film|animation|movie|gif|scene|"
+                        r"make|generate|create|show|film|render|produce|give)\b", re.IGNORECASE)
+
+
+def _rng(text: str, salt: str) -> random.Random:
+    return random.Random(int(hashlib.sha1(f"{salt}:{text}".encode()).hexdigest()[:12], 16))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _with_case(article: str, like: str) -> str:
+    return article.capitalize() if like[:1].isupper() else article
+
+
+def swap_identity(text: str, copies: int = 2) -> list[str]:
+    """Up to ``copies`` versions of ``text`` with every identity descriptor replaced by another
+    (one new descriptor per copy); none if it names none."""
+    if not _DESCRIPTOR_RE.search(text):
+        return []
+    rng = _rng(text, "swap")
+    found = {m.group(0).lower() for m in _DESCRIPTOR_RE.finditer(text)}
+    pool = [d for d in DESCRIPTORS if d.lower() not in found]
+    out = []
+    for new in rng.sample(pool, min(copies, len(pool))):
+        swapped = _DESCRIPTOR_RE.sub(lambda m, new=new: new, text)
+        # "a Asian man" -> "an Asian man": the article before a swapped-in descriptor follows it.
+        swapped = re.sub(r"\b([Aa])n? (?=" + re.escape(new) + r"\b)",
+                         lambda m, new=new: _with_case(_article(new), m.group(1)) + " ", swapped)
+        out.append(swapped)
+    return out
+
+
+def insert_identity(text: str) -> str | None:
+    """``text`` with one identity descriptor put before its first person noun, or None if it has
+    no person noun or already names an identity."""
+    if _DESCRIPTOR_RE.search(text):
+        return None
+    m = _PERSON_RE.search(text)
+    if m is None:
+        return None
+    descriptor = _rng(text, "insert").choice(DESCRIPTORS)
+    det, noun = m.group(1), m.group(2)
+    if det.lower() in ("a", "an"):
+        det = _with_case(_article(descriptor), det)
+    return text[:m.start()] + f"{det} {descriptor} {noun}" + text[m.end():]
+
+
+def add_frame(text: str) -> str | None:
+    """``text`` opened with a framing phrase ("footage of ..."), or None if it has one."""
+    if _FRAMED_RE.match(text):
+        return None
+    frame = _rng(text, "frame").choice(FRAMES)
+    return f"{frame} {text[:1].lower()}{text[1:]}"
+
+
+def counterfactual_copies(text: str) -> list[str]:
+    """Every counterfactual copy of one training prompt (its label carries over unchanged)."""
+    out = swap_identity(text)
+    for copy in (insert_identity(text), add_frame(text)):
+        if copy is not None:
+            out.append(copy)
+    return [c for c in dict.fromkeys(out) if c != text]

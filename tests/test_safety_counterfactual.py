@@ -1,0 +1,70 @@
+"""Counterfactual copies of training prompts (safety/models/counterfactual.py)."""
+
+import re
+
+import pytest
+
+from safety.models.counterfactual import (DESCRIPTORS, HELD_OUT_DESCRIPTORS, add_frame, counterfactual_copies,
+                                          insert_identity, swap_identity)
+
+
+def test_swap_replaces_every_descriptor_and_keeps_the_rest():
+    text = "a gay man and a gay woman holding hands in a park"
+    copies = swap_identity(text, copies=3)
+    assert len(copies) == 3 and len(set(copies)) == 3
+    for c in copies:
+        assert "gay" not in c.split()
+        assert c.endswith("holding hands in a park")
+        # The same new descriptor in both places, with the article it needs.
+        new = [d for d in DESCRIPTORS if re.search(rf"\b{re.escape(d)} man\b", c)]
+        assert len(new) == 1 and f"{new[0]} woman" in c
+        article = "an" if new[0][0].lower() in "aeiou" else "a"
+        assert c.startswith(f"{article} {new[0]} man")
+
+
+def test_swap_is_seeded_by_the_prompt_and_skips_prompts_without_descriptors():
+    assert swap_identity("a Muslim family at dinner") == swap_identity("a Muslim family at dinner")
+    assert swap_identity("a chef cutting vegetables with a knife") == []
+    # "South Asian" is one descriptor, not "Asian" with a stray word before it.
+    assert all("South" not in c for c in swap_identity("a South Asian wedding party dancing"))
+
+
+def test_insert_puts_a_descriptor_before_the_first_person_noun():
+    out = insert_identity("A woman jogging in the park while a man watches")
+    assert out is not None and out.endswith("woman jogging in the park while a man watches")
+    descriptor = out.split()[1]
+    assert descriptor in {d.split()[0] for d in DESCRIPTORS}
+    assert out.split()[0] == ("An" if descriptor[0].lower() in "aeiou" else "A")
+    assert insert_identity("a Jewish couple cooking") is None  # already names one
+    assert insert_identity("a cat asleep on a windowsill") is None  # nobody to describe
+
+
+def test_frame_opens_unframed_prompts_only():
+    framed = add_frame("A chef cutting vegetables")
+    assert framed is not None and framed.endswith(" a chef cutting vegetables") and framed != "a chef cutting vegetables"
+    for text in ("a video of a dog", "footage of a storm", "make a clip of rain", "Generate a sunset"):
+        assert add_frame(text) is None
+
+
+@pytest.mark.parametrize("text", ["a gay couple walking on a beach", "a man kicking a dog in the street",
+                                  "a Sikh teacher reading to children"])
+def test_copies_never_use_the_audit_s_held_out_descriptors(text):
+    for copy in counterfactual_copies(text):
+        assert copy != text
+        for held_out in HELD_OUT_DESCRIPTORS:
+            # A prompt that names one keeps it (nothing to swap it for): only no new ones appear.
+            assert copy.count(held_out) <= text.count(held_out)
+
+
+def test_training_examples_keep_labels_and_groups_for_the_copies():
+    from safety.models.train_semantic import training_examples
+
+    plain = training_examples(external=False, counterfactual=False)
+    texts, labels, groups, original = training_examples(external=False)
+    assert sum(original) == sum(plain[3])  # copies add rows, never originals
+    assert len(texts) > len(plain[0])
+    label_of_group: dict[str, set[str]] = {}
+    for label, group in zip(labels, groups):
+        label_of_group.setdefault(group, set()).add(label)
+    assert all(len(v) == 1 for v in label_of_group.values())
+    assert any(t.startswith("footage of") for t, o in zip(texts, original) if not o)
