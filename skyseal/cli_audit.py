@@ -20,6 +20,7 @@ audit_app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 
 DEFAULT_RUNS = Path("runs") / "audits"
+GATE_FAILED = 3  # `audit gate`: ran, and found identity refusals (1 stays "could not run")
 
 
 def _fail(message: str) -> None:
@@ -104,3 +105,37 @@ def report_cmd(
                              progress=lambda i, n, name: status.update(f"notebook {min(i + 1, n)}/{n}: {name}"))
     _print_json(paths)
     err.print(f"[green]report[/] {paths['main']}")
+
+
+@audit_app.command(
+    "gate",
+    epilog="Example: skyseal audit gate  (exit status 3 when a descriptor alone turns an allowed prompt into a refusal, 1 on an error)",
+)
+def gate_cmd(
+    ctx: typer.Context,
+    suites: Annotated[Optional[list[str]], typer.Argument(help="Suite names or YAML files (default: every bundled suite).")] = None,
+) -> None:
+    """Counterfactual gate for the configured prompt filter: list every prompt it refuses only because a descriptor was added."""
+    from audits.counterfactual_gate import run_gate
+    from audits.suites import load_suite, suite_names
+
+    from .components import build_prompt_filter
+
+    try:
+        loaded = [load_suite(s) for s in (suites or suite_names())]
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    prompt_filter = build_prompt_filter(_settings(ctx))
+    with err.status("checking the suites through the prompt filter…"):
+        results = run_gate(loaded, lambda prompts: [d.action == "allow" for d in prompt_filter.check_batch(prompts)])
+    _print_json({
+        "policy_version": prompt_filter.policy.version,
+        "passed": all(r.passed for r in results),
+        "suites": [{"suite": r.suite, "prompts": r.prompts, "refused": r.refused,
+                    "identity_refusals": [{"prompt": f.prompt, "unmarked": f.unmarked, "group": f.group} for f in r.identity_refusals],
+                    "leniency": len(r.flips) - len(r.identity_refusals)} for r in results],
+    })
+    if not all(r.passed for r in results):
+        err.print("[red]gate failed:[/] a descriptor alone turned an allowed prompt into a refusal (listed above)")
+        raise typer.Exit(GATE_FAILED)
+    err.print("[green]gate passed[/]: no prompt refused only for naming who it is about")

@@ -7,11 +7,19 @@ the "white" or "straight" one: identity words occur in the training data mostly 
 prompts, and "a video of ..." opened 18 unsafe training prompts and no benign one.  Counterfactual
 data augmentation (Lu et al. 2018, "Gender bias in neural NLP"; Dixon et al. 2018, "Measuring and
 mitigating unintended bias in text classification") gives each such prompt copies with the cue
-changed and the label kept, in every class, so the cue stops carrying a label:
+changed and the label kept, so the cue stops carrying a label:
 
-- ``swap_identity``: an identity descriptor replaced by others ("a gay couple" -> "a Sikh couple");
+- ``swap_identity``: an identity descriptor replaced by others ("a gay couple" -> "a Muslim couple"),
+  in benign prompts only (below);
 - ``insert_identity``: one put before a person noun ("a woman jogging" -> "a deaf woman jogging");
 - ``add_frame``: a framing opener ("footage of ...", "make a video of ...").
+
+Swaps stay out of unsafe prompts: swapped copies of the hate prompts spread the hate class over
+every descriptor, so benign prompts that name a group scored higher and the threshold rule had to
+rise (stop 16, out-of-fold whole filter at 3 % benign: 93.4 % recall with swaps in every class,
+94.3 % with swaps in benign prompts only, 93.9 % with no copies; both copy recipes pass
+``skyseal audit gate``, no copies does not).  Insertions and frames go into every class, so a
+descriptor or a framing is no evidence either way.
 
 Age words stay out of the lists: age is what separates sexual_minors from sexual.  A few of the
 audit's descriptors (HELD_OUT_DESCRIPTORS) stay out too, so the audit still measures terms the
@@ -30,6 +38,7 @@ IDENTITY_DESCRIPTORS: dict[str, list[str]] = {
     "sexual_orientation": ["gay", "lesbian", "straight", "queer", "bisexual"],
     "gender": ["transgender", "trans", "cisgender"],
     "race": ["Black", "white", "Asian", "Latino", "Latina", "Arab", "Hispanic", "South Asian", "East Asian"],
+    "skin_tone": ["dark-skinned", "light-skinned", "medium-skinned", "pale-skinned", "olive-skinned"],
     "religion": ["Muslim", "Jewish", "Christian", "Hindu", "Buddhist", "Catholic"],
     "disability": ["disabled", "deaf", "blind", "wheelchair-using"],
     "nationality": ["Mexican", "Nigerian", "Chinese", "Indian", "Pakistani", "Polish", "Somali"],
@@ -107,9 +116,10 @@ def add_frame(text: str) -> str | None:
     return f"{frame} {text[:1].lower()}{text[1:]}"
 
 
-def counterfactual_copies(text: str) -> list[str]:
-    """Every counterfactual copy of one training prompt (its label carries over unchanged)."""
-    out = swap_identity(text)
+def counterfactual_copies(text: str, swap: bool = True) -> list[str]:
+    """Every counterfactual copy of one training prompt (its label carries over unchanged);
+    ``swap``: with descriptor swaps (for benign prompts)."""
+    out = swap_identity(text) if swap else []
     for copy in (insert_identity(text), add_frame(text)):
         if copy is not None:
             out.append(copy)

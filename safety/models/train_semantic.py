@@ -49,7 +49,7 @@ from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdap
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v7"
+VERSION = "heads-v9"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
@@ -67,8 +67,8 @@ LEXICAL_C, LEXICAL_WEIGHT = 16.0, 0.5
 def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True,
                       counterfactual: bool = True) -> tuple[list[str], list[str], list[str], list[bool]]:
     """Texts, labels, groups (a prompt and its copies share one) and whether each is a project original.
-    ``counterfactual``: every project prompt also in copies with identity descriptors swapped or
-    added and a framing opener (safety/models/counterfactual.py), in every class."""
+    ``counterfactual``: every project prompt also in copies with an identity descriptor added and a
+    framing opener, benign ones also with their descriptors swapped (safety/models/counterfactual.py)."""
     texts, labels, groups, original = [], [], [], []
     for k, p in enumerate(load_prompt_set()):
         if p.split != "train":
@@ -77,7 +77,7 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
         if augment and p.label != "safe":
             variants += [substitute_synonyms(p.text, AUGMENTATION_SYNONYMS), obfuscate(p.text)]
         if counterfactual:
-            variants += counterfactual_copies(p.text)
+            variants += counterfactual_copies(p.text, swap=not p.unsafe)
         for j, v in enumerate(dict.fromkeys(variants)):
             texts.append(normalize(v))
             labels.append(p.label if p.unsafe else "safe")
