@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=1000, help="prompts for the batched run")
     ap.add_argument("--single", type=int, default=200, help="prompts timed one at a time")
     ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (the targets are for 2 cores)")
+    ap.add_argument("--threads", type=int, default=2, help="chunks of a batch onnxruntime encodes at once, one core each (the targets are for 2 cores)")
     ap.add_argument("--no-torch", action="store_true", help="skip the torch reference rows")
     args = ap.parse_args(argv)
     console = Console()

@@ -260,6 +260,11 @@ def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
     assert abs(onnx.encode(prompts[::-1], batch_size=2)[::-1] - a).max() < 1e-5
     alone = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers)  # mean pooling: the first half
     assert abs(alone.encode(prompts) - a[:, :384]).max() < 1e-5
+    # chunks encoded side by side on several threads: the same chunks, so the same numbers, in order
+    one = SentenceEmbedder(backend="onnx", threads=1, layers=heads.encoder_layers, pooling=heads.pooling)
+    three = SentenceEmbedder(backend="onnx", threads=3, layers=heads.encoder_layers, pooling=heads.pooling)
+    many = prompts * 5 + [f"a dog number {i} running on a beach" for i in range(20)]
+    assert three.threads == 3 and np.array_equal(three.encode(many, batch_size=4), one.encode(many, batch_size=4))
 
 
 def test_embedder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatch):
