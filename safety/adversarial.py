@@ -162,7 +162,8 @@ PADDING = [
 ]
 
 
-def _rng(prompt: str, salt: str) -> random.Random:
+def seeded_rng(prompt: str, salt: str) -> random.Random:
+    """A generator seeded by the prompt and a salt: each rewrite of a prompt is the same in every run."""
     return random.Random(int(hashlib.sha1(f"{salt}:{prompt}".encode()).hexdigest()[:12], 16))
 
 
@@ -217,7 +218,7 @@ OBFUSCATIONS = {"homoglyph": _homoglyph, "leet": _leet, "zero_width": _zero_widt
 
 def obfuscate(prompt: str, technique: str | None = None) -> str:
     """Hide the key words with one technique (chosen per prompt when not given)."""
-    rng = _rng(prompt, "obfuscate")
+    rng = seeded_rng(prompt, "obfuscate")
     technique = technique or rng.choice(sorted(OBFUSCATIONS))
     fn = OBFUSCATIONS[technique]
     out = prompt
@@ -230,7 +231,7 @@ def obfuscate(prompt: str, technique: str | None = None) -> str:
 
 def substitute_synonyms(prompt: str, table: dict[str, list[str]] | None = None) -> str:
     """Swap every word the table knows (default: ATTACK_SYNONYMS) for one of its synonyms."""
-    rng = _rng(prompt, "synonyms")
+    rng = seeded_rng(prompt, "synonyms")
     table = ATTACK_SYNONYMS if table is None else table
 
     def swap(m: re.Match) -> str:
@@ -242,7 +243,7 @@ def substitute_synonyms(prompt: str, table: dict[str, list[str]] | None = None) 
 
 def dilute(prompt: str) -> str:
     """Bury the prompt between two long harmless sentences."""
-    before, after = _rng(prompt, "dilute").choice(PADDING)
+    before, after = seeded_rng(prompt, "dilute").choice(PADDING)
     return f"{before} {prompt.rstrip('.')}. {after}"
 
 

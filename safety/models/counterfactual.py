@@ -28,9 +28,9 @@ heads never saw in a counterfactual copy.  Choices are seeded by the prompt: sam
 
 from __future__ import annotations
 
-import hashlib
-import random
 import re
+
+from safety.adversarial import seeded_rng
 
 # Descriptors by attribute; a swap stays within no attribute on purpose ("a gay man" -> "a Muslim
 # man" is as harmless as "a straight man"), since the heads should ignore all of them.
@@ -63,10 +63,6 @@ _FRAMED_RE = re.compile(r"^\s*(an?\s+)?(realistic\s+|short\s+)?(video|footage|cl
                         r"make|generate|create|show|film|render|produce|give)\b", re.IGNORECASE)
 
 
-def _rng(text: str, salt: str) -> random.Random:
-    return random.Random(int(hashlib.sha1(f"{salt}:{text}".encode()).hexdigest()[:12], 16))
-
-
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
@@ -80,7 +76,7 @@ def swap_identity(text: str, copies: int = 2) -> list[str]:
     (one new descriptor per copy); none if it names none."""
     if not _DESCRIPTOR_RE.search(text):
         return []
-    rng = _rng(text, "swap")
+    rng = seeded_rng(text, "swap")
     found = {m.group(0).lower() for m in _DESCRIPTOR_RE.finditer(text)}
     pool = [d for d in DESCRIPTORS if d.lower() not in found]
     out = []
@@ -101,7 +97,7 @@ def insert_identity(text: str) -> str | None:
     m = _PERSON_RE.search(text)
     if m is None:
         return None
-    descriptor = _rng(text, "insert").choice(DESCRIPTORS)
+    descriptor = seeded_rng(text, "insert").choice(DESCRIPTORS)
     det, noun = m.group(1), m.group(2)
     if det.lower() in ("a", "an"):
         det = _with_case(_article(descriptor), det)
@@ -112,7 +108,7 @@ def add_frame(text: str) -> str | None:
     """``text`` opened with a framing phrase ("footage of ..."), or None if it has one."""
     if _FRAMED_RE.match(text):
         return None
-    frame = _rng(text, "frame").choice(FRAMES)
+    frame = seeded_rng(text, "frame").choice(FRAMES)
     return f"{frame} {text[:1].lower()}{text[1:]}"
 
 
