@@ -38,6 +38,8 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 
 
 def _strip_marks(text: str) -> str:
+    if text.isascii():  # nothing to strip; most prompts, and decomposing them costs a third of normalize()
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
@@ -46,6 +48,8 @@ def _deleet_token(token: str) -> str:
     # Only rewrite digits/symbols inside tokens that also hold letters, so
     # "24 hours" and "3 dogs" keep their numbers.
     # Sentence punctuation around a word is not leet ("test!" stays "test").
+    if token.isalpha():  # most tokens: skip the regex
+        return token
     m = re.fullmatch(r"([\"'(\[]*)(.*?)([.,!?;:\"')\]]*)", token)
     lead, core, trail = m.groups() if m else ("", token, "")
     if any(ch.isalpha() for ch in core) and any(not ch.isalpha() for ch in core):
@@ -83,6 +87,23 @@ def spaced_runs(text: str) -> list[str]:
     return [re.sub(r"[\s._-]", "", m.group(0)) for m in _SPACED_RUN.finditer(text)]
 
 
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _refuse_control_characters(prompt: str) -> None:
+    if prompt.isascii():  # one regex pass instead of a category lookup per character
+        bad = _ASCII_CONTROL.search(prompt)
+        if bad:
+            raise PromptError(f"prompt contains control character U+{ord(bad.group()):04X} at position {bad.start()}")
+        return
+    for i, ch in enumerate(prompt):
+        cat = unicodedata.category(ch)
+        if cat == "Cc" and ch not in "\t\n\r":
+            raise PromptError(f"prompt contains control character U+{ord(ch):04X} at position {i}")
+        if cat == "Cs":
+            raise PromptError(f"prompt contains an unpaired surrogate U+{ord(ch):04X} at position {i} (not valid Unicode)")
+
+
 def validate_prompt(prompt: object, max_chars: int = 2000) -> str:
     """The prompt as text, or a PromptError that says in one line what is wrong with it.
 
@@ -97,12 +118,7 @@ def validate_prompt(prompt: object, max_chars: int = 2000) -> str:
             raise PromptError(f"prompt is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     if not isinstance(prompt, str):
         raise PromptError(f"prompt must be a string, got {type(prompt).__name__}")
-    for i, ch in enumerate(prompt):
-        cat = unicodedata.category(ch)
-        if cat == "Cc" and ch not in "\t\n\r":
-            raise PromptError(f"prompt contains control character U+{ord(ch):04X} at position {i}")
-        if cat == "Cs":
-            raise PromptError(f"prompt contains an unpaired surrogate U+{ord(ch):04X} at position {i} (not valid Unicode)")
+    _refuse_control_characters(prompt)
     if not _INVISIBLE.sub("", prompt).strip():
         raise PromptError("prompt is empty")
     if len(prompt) > max_chars:
@@ -126,7 +142,8 @@ class NormalizedPrompt:
         despaced = join_spaced_letters(text)
         views = (text, despaced) if despaced != text else (text,)
         # Sentence ends are lost in normalisation, so split the raw text first.
-        parts = [join_spaced_letters(normalize(part)) for part in _SENTENCE_END.split(unicodedata.normalize("NFKC", raw))]
+        raw_parts = _SENTENCE_END.split(unicodedata.normalize("NFKC", raw))
+        parts = [join_spaced_letters(normalize(part)) for part in raw_parts] if len(raw_parts) > 1 else []
         parts = [part for part in parts if part]
         return cls(raw=raw, text=text, views=views, runs=tuple(spaced_runs(text)),
                    sentences=tuple(parts) if len(parts) > 1 else ())

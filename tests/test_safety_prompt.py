@@ -30,6 +30,9 @@ def full():
     ("x" * 2001, "2001 characters long; the limit is 2000"),
     ("a red ball\x07 bouncing", "control character U+0007"),
     ("nude\x00", "control character U+0000"),
+    ("a red ball\x7f", "control character U+007F at position 10"),  # ASCII: one regex pass
+    ("café\x1b[31m", "control character U+001B at position 4"),  # not ASCII: per-character check
+    ("naïve\x85 text", "control character U+0085"),
     (b"a red \xff ball", "not valid UTF-8"),
     ("\ud800 lone", "surrogate"),
     (42, "must be a string, got int"),
