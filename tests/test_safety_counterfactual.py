@@ -30,13 +30,16 @@ def test_swap_is_seeded_by_the_prompt_and_skips_prompts_without_descriptors():
 
 
 def test_insert_puts_a_descriptor_before_the_first_person_noun():
-    out = insert_identity("A woman jogging in the park while a man watches")
-    assert out is not None and out.endswith("woman jogging in the park while a man watches")
+    (out,) = insert_identity("A woman jogging in the park while a man watches")
+    assert out.endswith("woman jogging in the park while a man watches")
     descriptor = out.split()[1]
     assert descriptor in {d.split()[0] for d in DESCRIPTORS}
     assert out.split()[0] == ("An" if descriptor[0].lower() in "aeiou" else "A")
-    assert insert_identity("a Jewish couple cooking") is None  # already names one
-    assert insert_identity("a cat asleep on a windowsill") is None  # nobody to describe
+    assert insert_identity("a Jewish couple cooking") == []  # already names one
+    assert insert_identity("a cat asleep on a windowsill") == []  # nobody to describe
+    three = insert_identity("a nurse reading in the break room", copies=3)
+    assert len(three) == 3 and len({c.split()[1] for c in three}) == 3  # three different descriptors
+    assert all(c.endswith(" nurse reading in the break room") for c in three)
 
 
 def test_frame_opens_unframed_prompts_only():

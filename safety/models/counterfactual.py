@@ -11,7 +11,9 @@ changed and the label kept, so the cue stops carrying a label:
 
 - ``swap_identity``: an identity descriptor replaced by others ("a gay couple" -> "a Muslim couple"),
   in benign prompts only (below);
-- ``insert_identity``: one put before a person noun ("a woman jogging" -> "a deaf woman jogging");
+- ``insert_identity``: one put before a person noun ("a woman jogging" -> "a deaf woman jogging"),
+  three different ones in benign prompts (train_semantic.BENIGN_INSERTS) so that benign prompts name
+  groups as often as hate prompts do;
 - ``add_frame``: a framing opener ("footage of ...", "make a video of ...").
 
 Swaps stay out of unsafe prompts: swapped copies of the hate prompts spread the hate class over
@@ -89,19 +91,23 @@ def swap_identity(text: str, copies: int = 2) -> list[str]:
     return out
 
 
-def insert_identity(text: str) -> str | None:
-    """``text`` with one identity descriptor put before its first person noun, or None if it has
-    no person noun or already names an identity."""
+def insert_identity(text: str, copies: int = 1) -> list[str]:
+    """Up to ``copies`` versions of ``text`` with an identity descriptor (a different one in each) put
+    before its first person noun; none if it has no person noun or already names an identity."""
     if _DESCRIPTOR_RE.search(text):
-        return None
+        return []
     m = _PERSON_RE.search(text)
     if m is None:
-        return None
-    descriptor = seeded_rng(text, "insert").choice(DESCRIPTORS)
-    det, noun = m.group(1), m.group(2)
-    if det.lower() in ("a", "an"):
-        det = _with_case(_article(descriptor), det)
-    return text[:m.start()] + f"{det} {descriptor} {noun}" + text[m.end():]
+        return []
+    rng = seeded_rng(text, "insert")
+    descriptors = [rng.choice(DESCRIPTORS)] if copies == 1 else rng.sample(DESCRIPTORS, copies)
+    out = []
+    for descriptor in descriptors:
+        det, noun = m.group(1), m.group(2)
+        if det.lower() in ("a", "an"):
+            det = _with_case(_article(descriptor), det)
+        out.append(text[:m.start()] + f"{det} {descriptor} {noun}" + text[m.end():])
+    return out
 
 
 def add_frame(text: str) -> str | None:
@@ -112,11 +118,12 @@ def add_frame(text: str) -> str | None:
     return f"{frame} {text[:1].lower()}{text[1:]}"
 
 
-def counterfactual_copies(text: str, swap: bool = True) -> list[str]:
+def counterfactual_copies(text: str, swap: bool = True, inserts: int = 1) -> list[str]:
     """Every counterfactual copy of one training prompt (its label carries over unchanged);
-    ``swap``: with descriptor swaps (for benign prompts)."""
+    ``swap``: with descriptor swaps (for benign prompts); ``inserts``: how many descriptors to put in."""
     out = swap_identity(text) if swap else []
-    for copy in (insert_identity(text), add_frame(text)):
-        if copy is not None:
-            out.append(copy)
+    out += insert_identity(text, inserts)
+    frame = add_frame(text)
+    if frame is not None:
+        out.append(frame)
     return [c for c in dict.fromkeys(out) if c != text]

