@@ -60,16 +60,18 @@ def load_test_prompts(path: Path | None, categories) -> list[LabelledPrompt]:
     if path is None:
         return [p for p in load_prompt_set() if p.split == "heldout"]
     try:
-        data = load_prompt_set(path)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError, TypeError) as exc:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ValueError(f"cannot read {path} as a labelled prompt file (label: [prompts]): {exc}") from None
-    unknown = sorted({p.label for p in data} - set(categories) - set(BENIGN_LABELS))
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"cannot read {path} as a labelled prompt file (label: [prompts]): not a mapping of labels")
+    unknown = sorted(set(map(str, raw)) - set(categories) - set(BENIGN_LABELS))
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are neither policy categories nor {list(BENIGN_LABELS)}")
-    bad = [p.text for p in data if not isinstance(p.text, str) or not p.text.strip()]
-    if bad or not data:
+    # A label holding one string instead of a list would otherwise be read letter by letter.
+    if not all(isinstance(v, list) and v and all(isinstance(t, str) and t.strip() for t in v) for v in raw.values()):
         raise ValueError(f"{path}: every label needs a list of non-empty prompt strings")
-    return data
+    return load_prompt_set(path)
 
 
 def evaluate_project(filter_: PromptFilter, attacks=ATTACKS, data: list[LabelledPrompt] | None = None) -> dict:

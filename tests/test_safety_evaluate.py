@@ -91,3 +91,6 @@ def test_a_labelled_file_with_unknown_labels_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "list.yaml").write_text("- just a list\n", encoding="utf-8")
     assert evaluate.main(["--no-lexicon-baseline", "--prompts", str(tmp_path / "list.yaml")]) == 1
     assert "cannot read" in capsys.readouterr().err
+    (tmp_path / "string.yaml").write_text("violence: a man beating a stranger\n", encoding="utf-8")  # not a list
+    assert evaluate.main(["--no-lexicon-baseline", "--prompts", str(tmp_path / "string.yaml")]) == 1
+    assert "list of non-empty prompt strings" in capsys.readouterr().err
