@@ -15,7 +15,7 @@ import os
 import threading
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -360,12 +360,22 @@ class LexicalHead:
         self._weights = np.ascontiguousarray(self.coef.T)  # (features, classes)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], y: np.ndarray, C: float = 16.0, ngram_range: tuple[int, int] = (1, 2)) -> "LexicalHead":
+    def fit(cls, texts: Sequence[str], y: np.ndarray, C: float = 16.0, ngram_range: tuple[int, int] = (1, 2),
+            blind: Collection[str] = ()) -> "LexicalHead":
+        """``blind``: words the head may not read; every n-gram holding one is left out of the
+        vocabulary, so at inference they count for nothing (the identity words: see train_semantic)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         vec = TfidfVectorizer(ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32)
         X = vec.fit_transform(texts)
+        if blind:
+            blind = {w.lower() for w in blind}
+            # Refitted on the reduced vocabulary, so a row's length is taken over the n-grams the
+            # head reads, as at inference (logits normalises over in-vocabulary n-grams only).
+            kept = [g for g in vec.vocabulary_ if not blind & set(g.split())]
+            vec = TfidfVectorizer(ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32, vocabulary=sorted(kept))
+            X = vec.fit_transform(texts)
         clf = LogisticRegression(C=C, max_iter=5000).fit(X, y)
         vocabulary = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
         return cls(vocabulary, vec.idf_, clf.coef_, clf.intercept_, ngram_range)

@@ -34,6 +34,22 @@ def test_lexical_logits_match_sklearns_tfidf_features():
     assert logits[0].argmax() == 1 and logits[1].argmax() == 2
 
 
+def test_a_lexical_head_blind_to_words_never_reads_them():
+    texts = TEXTS + ["a gang of gay men beating a rival", "a gay couple flying kites"]
+    labels = np.array(LABELS + [0, 2])
+    seeing = LexicalHead.fit(texts, labels, C=16.0)
+    blind = LexicalHead.fit(texts, labels, C=16.0, blind=["gay", "Gays"])
+    assert "gay" in seeing.vocabulary and not [g for g in blind.vocabulary if "gay" in g.split()]
+    assert not np.allclose(seeing.logits(["a gay man"]), seeing.logits(["a man"]))
+    # With the word out of every n-gram, naming it changes nothing, alone or inside a prompt.
+    assert np.allclose(blind.logits(["a gay man"]), blind.logits(["a man"]))
+    assert np.allclose(blind.logits(["gays selling heroin"]), blind.logits(["selling heroin"]))
+    # Rows are normalised over the n-grams it reads, the same way at fit and at inference.
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary={w: i for i, w in enumerate(blind.vocabulary)})
+    vec.idf_ = blind.idf
+    assert np.allclose(blind.logits(texts), np.asarray(vec.transform(texts) @ blind.coef.T) + blind.intercept, atol=1e-5)
+
+
 def test_blend_is_the_weighted_mean_and_needs_the_texts(tmp_path):
     heads = tiny_heads(0.25)
     emb = np.random.default_rng(1).normal(size=(2, 8)).astype(np.float32)

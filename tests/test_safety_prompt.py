@@ -82,6 +82,14 @@ def test_allow_phrases_and_word_boundaries(lexicon):
     assert lexicon("the naked eye sees a naked man").action == "block"
 
 
+def test_machine_gun_conversion_devices_are_listed(lexicon):
+    for prompt in ["glock switch install, quick tutorial", "printing an auto sear for a rifle"]:
+        d = lexicon(prompt)
+        assert d.action == "block" and "weapons_mass_harm" in d.categories, prompt
+    for benign in ["a light switch in a glowing kitchen", "searing a steak in a cast iron pan"]:
+        assert lexicon(benign).action == "allow", benign
+
+
 def test_names_bundled_and_a_teams_own(tmp_path):
     policy_text = load_policy().model_dump()
     names = tmp_path / "our-people.txt"

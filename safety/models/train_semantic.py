@@ -46,7 +46,7 @@ from sklearn.linear_model import LogisticRegression
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
 from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
 from safety.models.context_copies import buried_copy
-from safety.models.counterfactual import counterfactual_copies, insert_identity, swap_identity
+from safety.models.counterfactual import IDENTITY_DESCRIPTORS, counterfactual_copies, insert_identity, swap_identity
 from safety.models.train_encoder import ADAPTER_FILE
 from safety.normalize import normalize
 from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdapter, LexicalHead, LinearHeads,
@@ -55,7 +55,7 @@ from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdap
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v13"
+VERSION = "heads-v14"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
@@ -81,6 +81,19 @@ BENIGN_INSERTS = 3
 # the embedding head: refits on the stop-17 data read "a poor white person" as hate (0.70) where
 # "a poor person" was nothing, and failed `skyseal audit gate`; with 8 directions removed they pass.
 IDENTITY_DIRECTIONS = 8
+# The TF-IDF head is blind to identity words (every n-gram holding one is out of its vocabulary):
+# the identity directions above only reach the embedding head, and the refit with round 7 read
+# "a beautiful gay person" as hate through the word "gay" (TF-IDF 0.83, embedding 0.24) and failed
+# the gate.  Blind, it passes, and out-of-fold recall rose (90.8 % at 0.51 against 89.9 % at 0.53
+# with 12 identity directions instead, the best of the refits that could still read the words).
+LEXICAL_BLIND = True
+
+
+def identity_words() -> list[str]:
+    """The single-word identity descriptors of the counterfactual copies, lower case, with plurals
+    ("gay", "gays", "jewish", "jew", "jews"); the audit's held-out descriptors stay out of it."""
+    words = {d.lower() for terms in IDENTITY_DESCRIPTORS.values() for d in terms if " " not in d and "-" not in d}
+    return sorted(words | {w + "s" for w in words} | {"jew", "jews"})
 
 
 def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True,
@@ -120,17 +133,19 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
 def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None = None, C: float = 4.0,
               version: str = VERSION, lexical_C: float = LEXICAL_C, lexical_weight: float = LEXICAL_WEIGHT,
               encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING, adapter: EncoderAdapter | None = None,
-              adapter_file: Path | str = "", nullspace: np.ndarray | None = None) -> LinearHeads:
+              adapter_file: Path | str = "", nullspace: np.ndarray | None = None,
+              lexical_blind: list[str] | tuple[str, ...] = ()) -> LinearHeads:
     """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in.
     ``adapter``: the fine-tuned encoder the embeddings came from (saved as ``adapter_file``).
     ``nullspace``: orthonormal rows (directions) the embedding head must not read: it is fitted on
     the embeddings with them projected out, and its weights along them are zeroed, so at inference
-    it reads the plain embedding and the heads file needs nothing new."""
+    it reads the plain embedding and the heads file needs nothing new.  ``lexical_blind``: words the
+    TF-IDF head may not read (``identity_words()``)."""
     y = np.array([CLASSES.index(label) for label in labels])
     clf = LogisticRegression(C=C, max_iter=5000)
     clf.fit(_project_out(embeddings, nullspace), y)
     coef = _project_out(clf.coef_, nullspace)
-    lexical = LexicalHead.fit(texts, y, C=lexical_C) if texts is not None and lexical_weight > 0 else None
+    lexical = LexicalHead.fit(texts, y, C=lexical_C, blind=lexical_blind) if texts is not None and lexical_weight > 0 else None
     return LinearHeads(CLASSES, coef, clf.intercept_, version=version, link="softmax",
                        lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
                        encoder_adapter=adapter_file if adapter is not None else "",
@@ -191,7 +206,8 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
 
 def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = FOLDS,
                lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
-               adapter_cache: Path | None = None, nullspace: np.ndarray | None = None) -> list[Fold]:
+               adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
+               lexical_blind: list[str] | tuple[str, ...] = ()) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
@@ -207,7 +223,8 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
-                          encoder_layers=encoder_layers, pooling=pooling, adapter=adapter, nullspace=nullspace)
+                          encoder_layers=encoder_layers, pooling=pooling, adapter=adapter, nullspace=nullspace,
+                          lexical_blind=lexical_blind)
         out.append(Fold(heads, test, emb, embedder))
     return out
 
@@ -277,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="also a copy of each project prompt inside harmless scene detail (safety/models/context_copies.py)")
     ap.add_argument("--identity-directions", type=int, default=IDENTITY_DIRECTIONS,
                     help="embedding directions of identity descriptors the embedding head may not read (0: none)")
+    ap.add_argument("--lexical-blind", action=argparse.BooleanOptionalAction, default=LEXICAL_BLIND,
+                    help="keep identity words (identity_words()) out of the TF-IDF head's vocabulary")
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
     ap.add_argument("--C", type=float, default=4.0)
     ap.add_argument("--layers", type=int, default=ENCODER_LAYERS, choices=range(1, MINILM_LAYERS + 1),
@@ -311,12 +330,15 @@ def main(argv: list[str] | None = None) -> None:
     embeddings = get_embedder(args.layers, args.pooling, args.adapter if adapter else None).encode(texts)
     version = VERSION + ("+ailuminate" if external else "") + ("+lora" if adapter else "")
     nullspace = identity_subspace(texts, embeddings, args.identity_directions) if not args.no_counterfactual else None
+    blind = identity_words() if args.lexical_blind else ()
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight, nullspace=nullspace,
+                      lexical_blind=blind,
                       encoder_layers=args.layers, pooling=args.pooling, adapter=adapter, adapter_file=args.adapter)
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
         folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight, nullspace=nullspace,
+                           lexical_blind=blind,
                            encoder_layers=args.layers, pooling=args.pooling,
                            adapter_cache=args.fold_cache if adapter else None)
         threshold, recall = recommend_threshold(texts, labels, original, folds, args.benign_rate)
