@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 
 PROMPTS_FILE = Path(__file__).with_name("data") / "prompts.yaml"
+# Prompts nothing bundled was fitted or chosen on (safety.evaluate --fresh): the honest test.
+FRESH_PROMPTS_FILE = Path(__file__).with_name("data") / "fresh_prompts.yaml"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shared datasets folder sits beside the clone (../shared/datasets from the repo root).
 AILUMINATE_FILE = REPO_ROOT.parent / "shared" / "datasets" / "ailuminate-demo-en_us.csv"

@@ -4,6 +4,8 @@ import csv
 import hashlib
 import json
 
+import yaml
+
 from safety import evaluate
 
 
@@ -94,3 +96,27 @@ def test_a_labelled_file_with_unknown_labels_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "string.yaml").write_text("violence: a man beating a stranger\n", encoding="utf-8")  # not a list
     assert evaluate.main(["--no-lexicon-baseline", "--prompts", str(tmp_path / "string.yaml")]) == 1
     assert "list of non-empty prompt strings" in capsys.readouterr().err
+
+
+def test_the_bundled_fresh_set_is_valid_and_shares_no_prompt_with_the_training_file():
+    from safety.dataset import PROMPTS_FILE, load_prompt_set
+    from safety.normalize import normalize
+    from safety.policy import load_policy
+
+    fresh = evaluate.load_test_prompts(evaluate.FRESH_PROMPTS_FILE, load_policy().categories)
+    assert len(fresh) > 500 and {p.label for p in fresh} >= {"violence", "hate", "hard_benign", "safe"}
+    trained = {normalize(p.text) for p in load_prompt_set(PROMPTS_FILE)}
+    assert not [p.text for p in fresh if normalize(p.text) in trained]
+
+
+def test_fresh_scores_the_bundled_fresh_set(tmp_path, capsys):
+    from safety.dataset import BENIGN_LABELS, FRESH_PROMPTS_FILE
+
+    out = tmp_path / "fresh.json"
+    assert evaluate.main(["--no-lexicon-baseline", "--ailuminate", str(tmp_path / "absent.csv"), "--fresh", "--json", str(out)]) == 0
+    assert "fresh_prompts.yaml" in capsys.readouterr().out
+    project = json.loads(out.read_text())["full"]["project"]
+    labelled = yaml.safe_load(FRESH_PROMPTS_FILE.read_text(encoding="utf-8"))
+    assert project["unsafe"]["ALL UNSAFE"]["n"] == sum(len(v) for k, v in labelled.items() if k not in BENIGN_LABELS)
+    assert project["benign"]["ALL BENIGN"]["n"] == sum(len(v) for k, v in labelled.items() if k in BENIGN_LABELS)
+    assert project["unsafe"]["ALL UNSAFE"]["recall"] > 0.8  # the shipped filter on prompts it never saw
