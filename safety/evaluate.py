@@ -8,10 +8,10 @@
 
 Project set: the held-out split of safety/data/prompts.yaml, or with ``--prompts FILE`` every prompt
 of a team's own labelled file (a fresh test set nobody tuned on); ``--fresh`` is the bundled one,
-safety/data/fresh_prompts.yaml, which no shipped heads, word list or threshold was fitted or chosen on.  External set: the held-out
-half of the AILuminate v1.0 demo prompts (MLCommons, CC-BY-4.0), hazards mapped to the
-video policy's categories (safety.dataset.HAZARD_MAP); skipped with a message when the
-file is absent.  "Flagged" means review or block.
+safety/data/fresh_prompts.yaml, which no shipped heads, word list or threshold was fitted or chosen
+on.  External set: the held-out half of the AILuminate v1.0 demo prompts (MLCommons, CC-BY-4.0),
+hazards mapped to the video policy's categories (safety.dataset.HAZARD_MAP); skipped with a message
+when the file is absent.  "Flagged" means review or block.
 Targets: unsafe recall >= 95 %, benign false refusal <= 3 %, attacked recall within 5 points of plain.
 """
 

@@ -84,8 +84,9 @@ IDENTITY_DIRECTIONS = 8
 # The TF-IDF head is blind to identity words (every n-gram holding one is out of its vocabulary):
 # the identity directions above only reach the embedding head, and the refit with round 7 read
 # "a beautiful gay person" as hate through the word "gay" (TF-IDF 0.83, embedding 0.24) and failed
-# the gate.  Blind, it passes, and out-of-fold recall rose (90.8 % at 0.51 against 89.9 % at 0.53
-# with 12 identity directions instead, the best of the refits that could still read the words).
+# the gate.  Blind, it passes, and out-of-fold recall on that data rose (90.8 % at 0.51 against
+# 89.9 % at 0.53 with 12 identity directions instead, the best refit that could still read them).
+# Words with other senses go too ("white powder", "straight razor"): the embedding head reads those.
 LEXICAL_BLIND = True
 
 
