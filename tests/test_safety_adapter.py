@@ -109,3 +109,31 @@ def test_heads_name_their_adapter_and_refuse_another(tmp_path, monkeypatch):
     monkeypatch.setattr(semantic, "_embedders", {})
     with pytest.raises(ClassifierLoadError, match="were fitted on encoder adapter"):
         SemanticLayer(load_policy(), LinearHeads.load(tmp_path / "heads.npz")).embedder
+
+
+def test_fitting_on_token_ids_is_fitting_on_texts():
+    """The GPU path (fit_adapter on ids made elsewhere) trains what train_adapter does from texts."""
+    from safety.models.train_encoder import fit_adapter, train_adapter
+    from safety.semantic import load_tokenizer
+
+    texts = ["a man kicking a dog", "a chef beating eggs"] * 2
+    ids = [e.ids for e in load_tokenizer(_default_model_path()).encode_batch(texts)]
+    from_texts = train_adapter(texts, [0, 1] * 2, 2, layers=1, pooling="mean", epochs=1, device="cpu")
+    from_ids = fit_adapter(ids, [0, 1] * 2, 2, layers=1, pooling="mean", epochs=1, device="cpu")
+    assert from_ids.sha1 == from_texts.sha1 and from_ids.metadata["device"] == "cpu"
+
+
+def test_fold_adapters_fitted_elsewhere_are_picked_up(tmp_path, monkeypatch):
+    """`train_encoder --folds` on a GPU fills the cache `train_semantic --adapter --threshold` reads:
+    a file at the fold's path is used as it is, and the recipe (epochs) is part of the name."""
+    import safety.models.train_encoder as train_encoder
+    from safety.models.train_semantic import fold_adapter, fold_adapter_path
+
+    texts, labels = ["a man kicking a dog", "a chef beating eggs"], ["violence", "safe"]
+    path = fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4)
+    assert path.parent == tmp_path and path.name.startswith("fold4-")
+    assert fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4, epochs=5) != path
+    assert fold_adapter_path(texts, ["violence", "violence"], 3, "mean+max", tmp_path, 4) != path
+    _random_adapter().save(path)
+    monkeypatch.setattr(train_encoder, "train_adapter", lambda *a, **k: pytest.fail("refitted a cached fold"))
+    assert fold_adapter(texts, labels, 3, "mean+max", tmp_path, 4).sha1 == _random_adapter().sha1

@@ -189,16 +189,34 @@ class Fold:
     embedder: SentenceEmbedder | None = None  # None: the process-wide one for the heads
 
 
-def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int) -> EncoderAdapter:
-    """The encoder adapter fitted without one fold, kept in ``cache`` under the hash of its training
-    rows: a rerun (or a run cut short) picks up the folds already fitted."""
-    from safety.models.train_encoder import ADAPTER_VERSION, EPOCHS, train_adapter
+def fold_splits(texts: list[str], labels: list[str], groups: list[str], folds: int = FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row indices of each group fold: a prompt and its copies share one."""
+    from sklearn.model_selection import GroupKFold
 
-    key = hashlib.sha1(repr((ADAPTER_VERSION, EPOCHS, layers, pooling, texts, labels)).encode()).hexdigest()[:16]
-    path = cache / f"fold{fold}-{key}.safetensors"
+    return list(GroupKFold(folds).split(np.zeros(len(texts)), np.array(labels), groups))
+
+
+def fold_adapter_path(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
+                      epochs: int | None = None) -> Path:
+    """Where the adapter fitted on these rows is kept: named by the hash of its recipe and rows."""
+    from safety.models.train_encoder import ADAPTER_VERSION, EPOCHS
+
+    key = hashlib.sha1(repr((ADAPTER_VERSION, epochs or EPOCHS, layers, pooling, texts, labels)).encode()).hexdigest()[:16]
+    return cache / f"fold{fold}-{key}.safetensors"
+
+
+def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
+                 epochs: int | None = None, device: str | None = None) -> EncoderAdapter:
+    """The encoder adapter fitted without one fold, kept in ``cache`` under the hash of its training
+    rows: a rerun (or a run cut short) picks up the folds already fitted, also ones fitted on
+    another machine (``python -m safety.models.train_encoder --folds`` on a GPU)."""
+    from safety.models.train_encoder import EPOCHS, train_adapter
+
+    path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs)
     if path.is_file():
         return EncoderAdapter.load(path)
     adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
+                            epochs=epochs or EPOCHS, device=device,
                             progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
     cache.mkdir(parents=True, exist_ok=True)
     adapter.save(path)
@@ -208,19 +226,18 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
 def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = FOLDS,
                lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
                adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
-               lexical_blind: list[str] | tuple[str, ...] = ()) -> list[Fold]:
+               lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
     fold; otherwise every fold reads ``embeddings``."""
-    from sklearn.model_selection import GroupKFold
-
     labels_arr = np.array(labels)
     out = []
-    for k, (train, test) in enumerate(GroupKFold(folds).split(embeddings, labels_arr, groups)):
+    for k, (train, test) in enumerate(fold_splits(texts, labels, groups, folds)):
         adapter, embedder, emb = None, None, embeddings
         if adapter_cache is not None:
-            adapter = fold_adapter([texts[i] for i in train], list(labels_arr[train]), encoder_layers, pooling, adapter_cache, k)
+            adapter = fold_adapter([texts[i] for i in train], list(labels_arr[train]), encoder_layers, pooling, adapter_cache, k,
+                                   epochs=adapter_epochs)
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
@@ -341,7 +358,8 @@ def main(argv: list[str] | None = None) -> None:
         folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight, nullspace=nullspace,
                            lexical_blind=blind,
                            encoder_layers=args.layers, pooling=args.pooling,
-                           adapter_cache=args.fold_cache if adapter else None)
+                           adapter_cache=args.fold_cache if adapter else None,
+                           adapter_epochs=int(adapter.metadata.get("epochs", 0)) or None if adapter else None)
         threshold, recall = recommend_threshold(texts, labels, original, folds, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
