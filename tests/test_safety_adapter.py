@@ -132,6 +132,7 @@ def test_fold_adapters_fitted_elsewhere_are_picked_up(tmp_path, monkeypatch):
     texts, labels = ["a man kicking a dog", "a chef beating eggs"], ["violence", "safe"]
     path = fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4)
     assert path.parent == tmp_path and path.name.startswith("fold4-")
+    assert fold_adapter_path(texts, list(np.array(labels)), 3, "mean+max", tmp_path, 4) == path  # numpy strings too
     assert fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4, epochs=5) != path
     assert fold_adapter_path(texts, ["violence", "violence"], 3, "mean+max", tmp_path, 4) != path
     _random_adapter().save(path)

@@ -201,7 +201,9 @@ def fold_adapter_path(texts: list[str], labels: list[str], layers: int, pooling:
     """Where the adapter fitted on these rows is kept: named by the hash of its recipe and rows."""
     from safety.models.train_encoder import ADAPTER_VERSION, EPOCHS
 
-    key = hashlib.sha1(repr((ADAPTER_VERSION, epochs or EPOCHS, layers, pooling, texts, labels)).encode()).hexdigest()[:16]
+    # str(): numpy's label strings repr as np.str_('...'), and a name must not depend on the container.
+    rows = ([str(t) for t in texts], [str(label) for label in labels])
+    key = hashlib.sha1(repr((ADAPTER_VERSION, epochs or EPOCHS, layers, pooling, *rows)).encode()).hexdigest()[:16]
     return cache / f"fold{fold}-{key}.safetensors"
 
 
