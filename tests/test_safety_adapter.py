@@ -138,3 +138,33 @@ def test_fold_adapters_fitted_elsewhere_are_picked_up(tmp_path, monkeypatch):
     _random_adapter().save(path)
     monkeypatch.setattr(train_encoder, "train_adapter", lambda *a, **k: pytest.fail("refitted a cached fold"))
     assert fold_adapter(texts, labels, 3, "mean+max", tmp_path, 4).sha1 == _random_adapter().sha1
+
+
+def test_counterfactual_pairing_pulls_a_prompt_and_its_copy_together():
+    """With the invariance term a benign prompt and its copy naming a group embed closer than
+    without it, from the same start and the same batches."""
+    import torch
+
+    from safety.models.train_encoder import train_adapter
+    from safety.models.train_semantic import counterfactual_pairs, pairs_within
+
+    texts = ["a gang beating a man", "a chef beating eggs", "a gay chef beating eggs", "a man kicking a dog",
+             "kids kicking a ball", "muslim kids kicking a ball"]
+    labels = ["violence", "safe", "safe", "violence", "safe", "safe"]
+    pairs = counterfactual_pairs(labels, ["project:0", "project:1", "project:1", "project:2", "project:3", "project:3"],
+                                 [True, True, False, True, True, False])
+    assert pairs == [(1, 2), (4, 5)] and pairs_within(pairs, [4, 5, 0]) == [(0, 1)]
+    y = [0 if label == "violence" else 1 for label in labels]
+
+    def gap(adapter):
+        model = _Pooled(_default_model_path(), 1, "mean", adapter)
+        from safety.semantic import load_tokenizer, pad_batch
+        ids = [e.ids for e in load_tokenizer(_default_model_path()).encode_batch(texts)]
+        with torch.no_grad():
+            e = model(*(torch.from_numpy(a) for a in pad_batch(ids)))
+        return float(sum(((e[i] - e[j]) ** 2).sum() for i, j in pairs))
+
+    plain = train_adapter(texts, y, 2, layers=1, pooling="mean", epochs=30, device="cpu")
+    paired = train_adapter(texts, y, 2, layers=1, pooling="mean", epochs=30, device="cpu", pairs=pairs, invariance=20.0)
+    assert paired.metadata["invariance"] == "20.0" and paired.metadata["pairs"] == "2"
+    assert gap(paired) < 0.5 * gap(plain)

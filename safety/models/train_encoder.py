@@ -36,6 +36,7 @@ ADAPTER_FILE = Path(__file__).with_name("encoder_lora.safetensors")
 RANK, ALPHA = 8, 16.0
 EPOCHS, BATCH, LR, HEAD_LR = 3, 32, 1e-3, 1e-2
 ADAPTER_VERSION = "minilm-lora-v1"
+INVARIANCE = 0.0  # weight of the counterfactual pairing term (fit_adapter)
 _TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
             "intermediate.dense", "output.dense")
 
@@ -76,17 +77,21 @@ def default_device() -> str:
 
 def train_adapter(texts: Sequence[str], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
                   epochs: int = EPOCHS, rank: int = RANK, seed: int = 0, progress=None, device: str | None = None,
-                  model_path: Path | None = None) -> EncoderAdapter:
+                  model_path: Path | None = None, pairs: Sequence[tuple[int, int]] = (),
+                  invariance: float = 0.0) -> EncoderAdapter:
     """Fit the adapter on normalised ``texts`` with integer ``labels``; ``progress(epoch, loss)`` is
-    called after each epoch."""
+    called after each epoch.  ``pairs`` (i, j) of rows that should embed alike (a benign prompt and
+    its counterfactual copy), pulled together with weight ``invariance``."""
     model_path = model_path or _default_model_path()
     ids = [e.ids for e in load_tokenizer(model_path).encode_batch(list(texts))]
-    return fit_adapter(ids, labels, n_classes, layers, pooling, epochs, rank, seed, progress, device, model_path)
+    return fit_adapter(ids, labels, n_classes, layers, pooling, epochs, rank, seed, progress, device, model_path,
+                       pairs, invariance)
 
 
 def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
                 epochs: int = EPOCHS, rank: int = RANK, seed: int = 0, progress=None, device: str | None = None,
-                model_path: Path | None = None) -> EncoderAdapter:
+                model_path: Path | None = None, pairs: Sequence[tuple[int, int]] = (),
+                invariance: float = 0.0) -> EncoderAdapter:
     """:func:`train_adapter` on token ids already computed.  The adapter and the throw-away
     classifier are initialised on the CPU and the batches drawn by numpy, so a GPU run starts from
     the same numbers and sees the same batches as a CPU run; only the arithmetic differs."""
@@ -108,6 +113,8 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 20) * max(0.0, 1 - s / steps))
     y = torch.tensor(np.asarray(labels), device=device)
     rng = np.random.default_rng(seed)
+    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    pair_rng = np.random.default_rng(seed + 1)  # its own stream: without pairs the batches are as before
     for epoch in range(epochs):
         model.train()
         total = torch.zeros((), device=device)
@@ -117,6 +124,15 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
             batch_ids, mask = (torch.from_numpy(a).to(device) for a in pad_batch([ids[i] for i in chunk]))
             # The pooled halves are unit length: scaled up, a linear layer can reach confident logits.
             loss = torch.nn.functional.cross_entropy(head(model(batch_ids, mask) * 20), y[torch.from_numpy(chunk).to(device)])
+            if invariance and len(pairs):
+                # Counterfactual pairing (Garg et al. 2019, "Counterfactual fairness in text
+                # classification"): a benign prompt and its copy naming a group embed alike, so the
+                # adapter cannot learn identity words as a cue for harm (plain fine-tuning did, and
+                # failed `skyseal audit gate`).
+                pick = pairs[pair_rng.integers(0, len(pairs), BATCH)]
+                both, both_mask = (torch.from_numpy(a).to(device) for a in pad_batch([ids[i] for i in pick.T.ravel()]))
+                first, second = model(both, both_mask).chunk(2)
+                loss = loss + invariance * (first - second).pow(2).sum(-1).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -130,15 +146,16 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
         tensors[name + ".lora_A"] = m.A.detach().cpu().numpy().copy()
         tensors[name + ".lora_B"] = m.B.detach().cpu().numpy().copy()
     metadata = {"version": ADAPTER_VERSION, "rank": str(rank), "layers": str(layers), "pooling": pooling,
-                "epochs": str(epochs), "examples": str(len(ids)), "device": str(torch.device(device).type)}
+                "epochs": str(epochs), "examples": str(len(ids)), "device": str(torch.device(device).type),
+                "invariance": repr(float(invariance)), "pairs": str(len(pairs))}
     return EncoderAdapter(tensors, ALPHA / rank, metadata)
 
 
 def main(argv: list[str] | None = None) -> None:
     from rich.progress import Progress
 
-    from safety.models.train_semantic import (CLASSES, ENCODER_LAYERS, FOLDS, POOLING, fold_adapter_path, fold_splits,
-                                              training_examples)
+    from safety.models.train_semantic import (CLASSES, ENCODER_LAYERS, FOLDS, POOLING, counterfactual_pairs,
+                                              fold_adapter_path, fold_splits, pairs_within, training_examples)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
@@ -148,22 +165,25 @@ def main(argv: list[str] | None = None) -> None:
                     help="also fit the adapter without each of train_semantic's folds into --fold-cache (the ones "
                          "`train_semantic --adapter --threshold` reads; those already there are kept)")
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"))
+    ap.add_argument("--invariance", type=float, default=INVARIANCE,
+                    help="weight of the term that embeds each benign prompt like its counterfactual copies (0: none)")
     ap.add_argument("-o", "--output", type=Path, default=ADAPTER_FILE)
     args = ap.parse_args(argv)
-    texts, labels, groups, _ = training_examples(not args.no_external)
-    jobs = [(None, texts, labels, args.output)]
+    texts, labels, groups, original = training_examples(not args.no_external)
+    pairs = counterfactual_pairs(labels, groups, original)
+    jobs = [(None, texts, labels, pairs, args.output)]
     if args.folds:
         for k, (train, _test) in enumerate(fold_splits(texts, labels, groups, FOLDS)):
             rows, row_labels = [texts[i] for i in train], [labels[i] for i in train]
-            path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs)
+            path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, args.invariance)
             if not path.is_file():
-                jobs.append((k, rows, row_labels, path))
+                jobs.append((k, rows, row_labels, pairs_within(pairs, train), path))
     with Progress() as bar:
         task = bar.add_task("fine-tuning MiniLM (LoRA)", total=args.epochs * len(jobs))
-        for fold, rows, row_labels, path in jobs:
+        for fold, rows, row_labels, row_pairs, path in jobs:
             name = "all rows" if fold is None else f"fold {fold}"
             adapter = train_adapter(rows, [CLASSES.index(label) for label in row_labels], len(CLASSES), ENCODER_LAYERS,
-                                    POOLING, epochs=args.epochs, device=args.device,
+                                    POOLING, epochs=args.epochs, device=args.device, pairs=row_pairs, invariance=args.invariance,
                                     progress=lambda epoch, loss: (bar.advance(task),
                                                                   bar.console.print(f"{name} epoch {epoch}: loss {loss:.3f}")))
             path.parent.mkdir(parents=True, exist_ok=True)

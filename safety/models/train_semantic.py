@@ -196,29 +196,52 @@ def fold_splits(texts: list[str], labels: list[str], groups: list[str], folds: i
     return list(GroupKFold(folds).split(np.zeros(len(texts)), np.array(labels), groups))
 
 
+def counterfactual_pairs(labels: list[str], groups: list[str], original: list[bool]) -> list[tuple[int, int]]:
+    """(original, copy) row pairs of every benign project prompt and each of its copies: what the
+    encoder adapter's invariance term pulls together (train_encoder.fit_adapter)."""
+    first: dict[str, int] = {}
+    pairs = []
+    for i, (label, group, is_original) in enumerate(zip(labels, groups, original)):
+        if label != "safe" or not group.startswith("project:"):
+            continue
+        if is_original:
+            first[group] = i
+        elif group in first:  # training_examples puts the original first
+            pairs.append((first[group], i))
+    return pairs
+
+
+def pairs_within(pairs: list[tuple[int, int]], rows) -> list[tuple[int, int]]:
+    """``pairs`` of row indices renumbered as positions in ``rows`` (pairs with a row outside dropped)."""
+    where = {int(r): k for k, r in enumerate(rows)}
+    return [(where[i], where[j]) for i, j in pairs if i in where and j in where]
+
+
 def fold_adapter_path(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
-                      epochs: int | None = None) -> Path:
+                      epochs: int | None = None, invariance: float = 0.0) -> Path:
     """Where the adapter fitted on these rows is kept: named by the hash of its recipe and rows."""
     from safety.models.train_encoder import ADAPTER_VERSION, EPOCHS
 
     # str(): numpy's label strings repr as np.str_('...'), and a name must not depend on the container.
     rows = ([str(t) for t in texts], [str(label) for label in labels])
-    key = hashlib.sha1(repr((ADAPTER_VERSION, epochs or EPOCHS, layers, pooling, *rows)).encode()).hexdigest()[:16]
+    recipe = (ADAPTER_VERSION, epochs or EPOCHS, layers, pooling) + ((float(invariance),) if invariance else ())
+    key = hashlib.sha1(repr((*recipe, *rows)).encode()).hexdigest()[:16]
     return cache / f"fold{fold}-{key}.safetensors"
 
 
 def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
-                 epochs: int | None = None, device: str | None = None) -> EncoderAdapter:
+                 epochs: int | None = None, device: str | None = None, pairs: list[tuple[int, int]] = (),
+                 invariance: float = 0.0) -> EncoderAdapter:
     """The encoder adapter fitted without one fold, kept in ``cache`` under the hash of its training
     rows: a rerun (or a run cut short) picks up the folds already fitted, also ones fitted on
     another machine (``python -m safety.models.train_encoder --folds`` on a GPU)."""
     from safety.models.train_encoder import EPOCHS, train_adapter
 
-    path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs)
+    path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs, invariance)
     if path.is_file():
         return EncoderAdapter.load(path)
     adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
-                            epochs=epochs or EPOCHS, device=device,
+                            epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance,
                             progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
     cache.mkdir(parents=True, exist_ok=True)
     adapter.save(path)
@@ -228,7 +251,8 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
 def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = FOLDS,
                lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
                adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
-               lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None) -> list[Fold]:
+               lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None,
+               adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
@@ -239,7 +263,8 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
         adapter, embedder, emb = None, None, embeddings
         if adapter_cache is not None:
             adapter = fold_adapter([texts[i] for i in train], list(labels_arr[train]), encoder_layers, pooling, adapter_cache, k,
-                                   epochs=adapter_epochs)
+                                   epochs=adapter_epochs, pairs=pairs_within(list(adapter_pairs), train),
+                                   invariance=adapter_invariance)
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
@@ -361,7 +386,9 @@ def main(argv: list[str] | None = None) -> None:
                            lexical_blind=blind,
                            encoder_layers=args.layers, pooling=args.pooling,
                            adapter_cache=args.fold_cache if adapter else None,
-                           adapter_epochs=int(adapter.metadata.get("epochs", 0)) or None if adapter else None)
+                           adapter_epochs=int(adapter.metadata.get("epochs", 0)) or None if adapter else None,
+                           adapter_invariance=float(adapter.metadata.get("invariance", 0)) if adapter else 0.0,
+                           adapter_pairs=counterfactual_pairs(labels, groups, original) if adapter else ())
         threshold, recall = recommend_threshold(texts, labels, original, folds, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
