@@ -151,8 +151,15 @@ def test_semantic_layer_reads_through_dilution(full):
               "Then the camera slowly pans to a quiet lake with swans and a small wooden boat at golden hour.")
     d = full(padded)
     semantic = [f for f in d.findings if f.source.startswith("semantic:") and f.category == "self_harm"]
-    # Scored on a piece that holds the request (its sentence or a 16-word window), not the padded whole.
-    assert semantic and request.removeprefix("a ") in semantic[0].evidence and len(semantic[0].evidence.split()) <= 16
+    assert semantic and request.removeprefix("a ") in semantic[0].evidence
+    # The request is also scored on a piece of its own (its sentence or a 16-word window), so padding
+    # cannot dilute it even where the padded whole would score low (the plain encoder's did).
+    from safety import NormalizedPrompt
+
+    norm = NormalizedPrompt.of(padded)
+    layer = next(layer for layer in full.layers if layer.name == "semantic")
+    _, pieces, _ = layer.scores_batch([norm.text], [norm.sentences])
+    assert any(request.removeprefix("a ") in piece and len(piece.split()) <= 16 for piece in pieces[0][1:])
 
 
 def test_semantic_keeps_hard_benign_prompts(full):
@@ -312,10 +319,12 @@ def test_truncated_encoder_is_a_different_embedding_and_heads_say_which(tmp_path
         semantic.SemanticLayer(load_policy(), heads, embedder=full_depth)
     with pytest.raises(ValueError, match="mean pooled"):
         semantic.SemanticLayer(load_policy(), heads, embedder=short)
-    pooled = semantic.SentenceEmbedder(layers=heads.encoder_layers, pooling=heads.pooling)
+    adapter = semantic.EncoderAdapter.load(heads.encoder_adapter) if heads.encoder_adapter else None
+    pooled = semantic.SentenceEmbedder(layers=heads.encoder_layers, pooling=heads.pooling, adapter=adapter)
     assert "mean+max pooled" in pooled.name
     layer = semantic.SemanticLayer(load_policy(), heads, embedder=pooled)
-    assert layer.embedder is pooled and layer.source_tag.endswith(f"[:{heads.encoder_layers}][mean+max]/{heads.version}")
+    lora = "+lora" if adapter else ""
+    assert layer.embedder is pooled and layer.source_tag.endswith(f"[:{heads.encoder_layers}][mean+max]{lora}/{heads.version}")
     with pytest.raises(ValueError, match="layers must be"):
         semantic.SentenceEmbedder(layers=7)
     with pytest.raises(ValueError, match="pooling must be"):

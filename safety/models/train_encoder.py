@@ -36,7 +36,7 @@ ADAPTER_FILE = Path(__file__).with_name("encoder_lora.safetensors")
 RANK, ALPHA = 8, 16.0
 EPOCHS, BATCH, LR, HEAD_LR = 3, 32, 1e-3, 1e-2
 ADAPTER_VERSION = "minilm-lora-v1"
-INVARIANCE = 0.0  # weight of the counterfactual pairing term (fit_adapter)
+INVARIANCE = 8.0  # weight of the counterfactual pairing term (fit_adapter); 0 fails `skyseal audit gate`
 _TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
             "intermediate.dense", "output.dense")
 
