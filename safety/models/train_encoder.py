@@ -70,8 +70,8 @@ def _lora_modules(torch, bert, rank: int):
 
 
 def default_device() -> str:
-    """A GPU when torch sees one: eleven adapters (ten folds and the final one) take 2-3 hours on
-    two CPU cores and minutes on one GPU."""
+    """A GPU when torch sees one: eleven adapters (ten folds and the final one) take minutes on one
+    GPU and hours on two CPU cores (stop 18: one epoch of one adapter, over ten minutes)."""
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", help="torch device (default: cuda when torch sees a GPU, else cpu)")
     ap.add_argument("--folds", action="store_true",
                     help="also fit the adapter without each of train_semantic's folds into --fold-cache (the ones "
-                         "`train_semantic --adapter --threshold` reads; those already there are kept)")
+                         "`train_semantic --threshold` reads; those already there are kept)")
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"))
     ap.add_argument("--invariance", type=float, default=INVARIANCE,
                     help="weight of the term that embeds each benign prompt like its counterfactual copies (0: none)")
