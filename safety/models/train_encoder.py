@@ -149,7 +149,7 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
         tensors[name + ".lora_B"] = m.B.detach().cpu().numpy().copy()
     metadata = {"version": ADAPTER_VERSION, "rank": str(rank), "layers": str(layers), "pooling": pooling,
                 "epochs": str(epochs), "examples": str(len(ids)), "device": str(torch.device(device).type),
-                "invariance": repr(float(invariance)), "pairs": str(len(pairs))}
+                "invariance": repr(float(invariance)), "pairs": str(len(pairs) if invariance else 0)}
     return EncoderAdapter(tensors, ALPHA / rank, metadata)
 
 
