@@ -109,3 +109,24 @@ def test_a_bad_key_is_said_plainly_on_the_page(browser, live, generated):
     assert "API key is not valid" in text and result.path.name in text
     assert page.is_hidden("#verdict")
     page.close()
+
+
+def test_api_docs_render_with_no_network_beyond_the_service(browser, live):
+    """/docs is Swagger UI served by the service itself: with every other host unreachable it still
+    lists the operations (FastAPI's default page loads its script from a CDN and stays blank)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    elsewhere = []
+
+    def only_the_service(route):
+        if route.request.url.startswith(live.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_service)
+    page.goto(live.url + "/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/v1/moderate/prompt")).to_be_visible(timeout=30_000)
+    assert page.locator(".opblock").count() >= 9
+    assert elsewhere == []
+    page.close()

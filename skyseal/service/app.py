@@ -8,6 +8,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -112,8 +113,10 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             ctx.close()
 
-    app = FastAPI(title="Skyseal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+    # FastAPI's /docs page loads Swagger UI from a CDN; the machines this runs on often reach none,
+    # so fastapi-offline serves the same files from the wheel (under /static-offline-docs).
+    app = FastAPIOffline(title="Skyseal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                         docs_url="/docs", redoc_url=None)
     app.state.ctx = ctx
     install_error_handlers(app)
     for module in (api_jobs, api_media, api_policy, api_ops):
