@@ -18,6 +18,11 @@ class Finding:
     source: str  # e.g. "lexicon:sexual", "semantic:minilm-l6/heads-v1", "nudenet:320n"
     evidence: str = ""  # the normalised text that matched, or a description of the frames
     frames: tuple[int, ...] = ()  # output stage: the video frame indices that drove the score
+    # A topic word (a category's `corroborate` terms): counts only beside a semantic finding for its category.
+    needs_support: bool = False
+    # A semantic score under the category's threshold but past corroborate_floor: never a reason on its
+    # own, only the support a topic word needs.
+    support_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,9 @@ class Decision:
 
     @property
     def reasons(self) -> list[str]:
-        return [f"{f.category} ({f.score:.2f}) by {f.source}" + (f": {f.evidence}" if f.evidence else "") for f in self.findings]
+        return [f"{f.category} ({f.score:.2f}) by {f.source}" + (f": {f.evidence}" if f.evidence else "")
+                + (" (topic word, with the semantic layer's support)" if f.needs_support else "")
+                + (" (support for a topic word)" if f.support_only else "") for f in self.findings]
 
     @property
     def top_category(self) -> str | None:

@@ -32,18 +32,23 @@ class LexiconLayer:
     all_of_score = 0.9  # terms that are harmless alone but not together: strong, not certain
 
     def __init__(self, policy: Policy) -> None:
-        self._patterns: dict[str, re.Pattern[str]] = {}
-        self._inside: dict[str, re.Pattern[str]] = {}
+        # (category, needs_support) -> the regex of those terms, whole words; and inside spelled-out runs.
+        self._patterns: dict[tuple[str, bool], re.Pattern[str]] = {}
+        self._inside: dict[tuple[str, bool], re.Pattern[str]] = {}
         self._allowed: dict[str, re.Pattern[str]] = {}
         for category, rules in policy.with_check("prompt", "lexicon").items():
-            pattern = _phrase_regex(rules.terms)
-            if pattern is None:
-                continue
-            self._patterns[category] = pattern
-            # Inside spelled-out runs, single-word terms of 4+ letters match anywhere.
-            inner = sorted({normalize(t) for t in rules.terms if " " not in t.strip() and len(t.strip()) >= 4}, key=len, reverse=True)
-            if inner:
-                self._inside[category] = re.compile("|".join(re.escape(t) for t in inner))
+            topics = {t.strip().lower() for t in rules.corroborate}
+            # Terms that decide alone are tried first: their finding is the one the record shows.
+            for needs_support in (False, True):
+                terms = [t for t in rules.terms if (t.strip().lower() in topics) == needs_support]
+                pattern = _phrase_regex(terms)
+                if pattern is None:
+                    continue
+                self._patterns[(category, needs_support)] = pattern
+                # Inside spelled-out runs, single-word terms of 4+ letters match anywhere.
+                inner = sorted({normalize(t) for t in terms if " " not in t.strip() and len(t.strip()) >= 4}, key=len, reverse=True)
+                if inner:
+                    self._inside[(category, needs_support)] = re.compile("|".join(re.escape(t) for t in inner))
             allowed = _phrase_regex(rules.allow_phrases)
             if allowed is not None:
                 self._allowed[category] = allowed
@@ -62,15 +67,20 @@ class LexiconLayer:
                     found.append(Finding(category, self.all_of_score, f"cooccurrence:{category}",
                                          evidence=" + ".join(m.group(0) for m in matches)))
                     break
-        for category, pattern in self._patterns.items():
+        hit: set[str] = set()
+        for (category, needs_support), pattern in self._patterns.items():  # a category's decisive terms come first
+            if category in hit:
+                continue
             allowed = self._allowed.get(category)
-            inside = self._inside.get(category)
+            inside = self._inside.get((category, needs_support))
             candidates = [(pattern, allowed.sub(" ", v) if allowed else v) for v in views]
             candidates += [(inside, r) for r in runs if inside is not None]
             for regex, view in candidates:
                 m = regex.search(view)
                 if m:
-                    found.append(Finding(category=category, score=1.0, source=f"{self.name}:{category}", evidence=m.group(0)))
+                    found.append(Finding(category=category, score=1.0, source=f"{self.name}:{category}", evidence=m.group(0),
+                                         needs_support=needs_support))
+                    hit.add(category)
                     break
         return found
 
@@ -103,11 +113,15 @@ class FuzzyLexiconLayer:
 
     def __init__(self, policy: Policy, min_len: int = 5) -> None:
         self._terms: list[tuple[str, str]] = []
+        self._topics: set[tuple[str, str]] = set()  # (term, category) pairs that need the semantic layer's support
         for category, rules in policy.with_check("prompt", "fuzzy").items():
+            topics = {normalize(t) for t in rules.corroborate}
             for t in rules.terms:
                 t = normalize(t)
                 if " " not in t and len(t) >= min_len:
                     self._terms.append((t, category))
+                    if t in topics:
+                        self._topics.add((t, category))
         self._allowed = {c: _phrase_regex(r.allow_phrases) for c, r in policy.categories.items() if r.allow_phrases}
         self._min_len = min_len
 
@@ -127,12 +141,13 @@ class FuzzyLexiconLayer:
                 if len(token) < self._min_len or token in words or not token.isalpha():
                     continue
                 hit = self._match(token)
-                if hit and hit[1] not in found:
+                if hit and (hit[1] not in found or found[hit[1]].needs_support):
                     term, category = hit
                     allowed = self._allowed.get(category)
                     if allowed and not any(re.search(rf"(?<![\w-]){re.escape(token)}(?![\w-])", allowed.sub(" ", v)) for v in p.views):
                         continue
-                    found[category] = Finding(category, self.score, f"{self.name}:{category}", evidence=f"{token} ~ {term}")
+                    found[category] = Finding(category, self.score, f"{self.name}:{category}", evidence=f"{token} ~ {term}",
+                                              needs_support=(term, category) in self._topics)
             out.append(list(found.values()))
         return out
 

@@ -47,6 +47,10 @@ class CategoryPolicy(BaseModel):
     # Co-occurrence rule: fires when every group has a term in the prompt (e.g. a minor AND a sexual term).
     all_of: list[list[str]] = []
     allow_phrases: list[str] = []  # a term inside one of these ("naked eye", "suicide prevention") does not count
+    # Terms of `terms` that name a topic rather than ask for the harm ("suicide", "massacre", "meth"):
+    # they count only where the semantic layer scores this category at least Policy.corroborate_floor
+    # (a filter without the semantic layer counts them alone, as any term).
+    corroborate: list[str] = []
     # Lists of names, one a line: "builtin:public_figures" or a path relative to the policy file.
     names: list[str] = []
     concepts: list[Concept] = []
@@ -55,6 +59,9 @@ class CategoryPolicy(BaseModel):
     def _ordered(self) -> "CategoryPolicy":
         if self.block_threshold < self.review_threshold:
             raise ValueError("block_threshold must be >= review_threshold")
+        unknown = sorted({t.strip().lower() for t in self.corroborate} - {t.strip().lower() for t in self.terms})
+        if unknown:
+            raise ValueError(f"corroborate lists {unknown}, which are not among the category's terms")
         return self
 
     def action_for(self, score: float, evidence: bool = False) -> Literal["allow", "review", "block"]:
@@ -79,6 +86,12 @@ class Policy(BaseModel):
     max_prompt_chars: int = Field(2000, ge=1, le=100_000)
     # Words that mark a prompt as being about children; the output rules use this flag.
     minor_terms: list[str] = []
+    # The semantic layer reports its top category past threshold, and another category past its
+    # threshold only where that category holds at least this share of the harm the heads see
+    # (0: every category past its threshold; see safety/README.md, "Category attribution").
+    semantic_min_share: float = Field(0.0, ge=0.0, le=1.0)
+    # The semantic score of a category at which its `corroborate` terms count.
+    corroborate_floor: float = Field(0.2, ge=0.0, le=1.0)
     categories: dict[str, CategoryPolicy]
 
     _base_dir: Path = PrivateAttr(default=DEFAULT_POLICY.parent)

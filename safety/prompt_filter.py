@@ -85,8 +85,22 @@ class PromptFilter:
             decisions.append(decision)
         return decisions
 
+    def _corroborated(self, findings: list[Finding]) -> list[Finding]:
+        """The findings that count: a topic word only beside a semantic finding of its category (and
+        then that finding with it, as its support); support-only semantic scores only as support.
+        Without a semantic layer a topic word counts alone, as any term."""
+        if not any(f.needs_support or f.support_only for f in findings):
+            return findings
+        if "semantic" not in self.checks:
+            return [f for f in findings if not f.support_only]
+        semantic = {f.category for f in findings if f.source.startswith("semantic")}
+        kept = [f for f in findings if not f.support_only and (not f.needs_support or f.category in semantic)]
+        supported = {f.category for f in kept if f.needs_support}
+        return kept + [f for f in findings if f.support_only and f.category in supported]
+
     def _decide(self, findings: list[Finding], norm: NormalizedPrompt) -> Decision:
         rules = self.policy.categories
+        findings = self._corroborated(findings)
         scores: dict[str, float] = {}
         for f in findings:
             scores[f.category] = max(scores.get(f.category, 0.0), f.score)

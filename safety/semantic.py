@@ -341,6 +341,11 @@ def windows(text: str, size: int = 16, stride: int = 8, max_windows: int = 16) -
     return [" ".join(words[s:s + size]) for s in starts]
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 class LexicalHead:
     """A multinomial logistic regression over TF-IDF word uni- and bigrams of the normalised text.
 
@@ -481,13 +486,30 @@ class LinearHeads:
     def predict_proba(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         """(n, n_categories) probabilities (columns follow ``categories``); ``texts`` are the
         normalised texts behind the embeddings, needed when there is a lexical head."""
-        out = self._link(embeddings @ self.coef.T + self.intercept)
-        if self.lexical is None:
-            return out
-        if texts is None or len(texts) != len(embeddings):
-            raise ValueError("these heads have a lexical part: pass the texts with the embeddings")
-        w = self.lexical_weight
-        return (1 - w) * out + w * self._link(self.lexical.logits(texts))
+        return self.predict_proba_and_shares(embeddings, texts)[0]
+
+    def predict_proba_and_shares(self, embeddings: np.ndarray, texts: Sequence[str] | None = None
+                                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`predict_proba`, and (softmax heads) each category's share of the probability
+        the heads give to harm at all: the multinomial P(c) over the harm categories, blended as
+        the scores are, ``(1 - w) * P_embedding + w * P_lexical``, renormalised without "safe"
+        (that column is 0).  A score says "more c than safe"; when P(safe) is small every
+        category passes that, and the share says which harms the heads actually see.  None for
+        sigmoid heads (independent categories have no shares)."""
+        logits = embeddings @ self.coef.T + self.intercept
+        out = self._link(logits)
+        mix = _softmax(logits) if self.link == "softmax" else None
+        if self.lexical is not None:
+            if texts is None or len(texts) != len(embeddings):
+                raise ValueError("these heads have a lexical part: pass the texts with the embeddings")
+            w = self.lexical_weight
+            lexical = self.lexical.logits(texts)
+            out = (1 - w) * out + w * self._link(lexical)
+            mix = (1 - w) * mix + w * _softmax(lexical)
+        if mix is None:
+            return out, None
+        mix[:, self.categories.index("safe")] = 0.0
+        return out, mix / np.maximum(mix.sum(axis=1, keepdims=True), 1e-12)
 
 
 class SemanticLayer:
@@ -521,6 +543,9 @@ class SemanticLayer:
         from .lexicon import _phrase_regex
 
         self._allowed = {c: r for c in wanted if (r := _phrase_regex(wanted[c].allow_phrases)) is not None}
+        self.min_share = policy.semantic_min_share
+        # Categories with topic words get their score reported from corroborate_floor up, as support only.
+        self._floor = {c: policy.corroborate_floor for c in wanted if wanted[c].corroborate}
 
     @property
     def embedder(self) -> SentenceEmbedder:
@@ -533,23 +558,30 @@ class SemanticLayer:
         return self._embedder
 
     def scores_batch(self, texts: Sequence[str], sentences: Sequence[Sequence[str]] | None = None
-                     ) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:
+                     ) -> tuple[np.ndarray, list[list[str]], list[np.ndarray], np.ndarray | None]:
         """Per text: the max over the text, its sentences and its word windows of each head's
-        probability, the text pieces (the whole text first) and, per category, which piece gave the max."""
+        probability, the text pieces (the whole text first), per category which piece gave the
+        max, and each category's share of the harm at that piece (None for sigmoid heads; see
+        ``LinearHeads.predict_proba_and_shares``)."""
         sentences = sentences or [()] * len(texts)
         pieces = [list(dict.fromkeys([t, *(x for x in sents if len(x.split()) >= 3), *windows(t)]))
                   for t, sents in zip(texts, sentences)]
         flat = [p for ps in pieces for p in ps]
-        probs = self.heads.predict_proba(self.embedder.encode(flat), flat) if flat else np.zeros((0, len(self.heads.categories)))
-        out = np.zeros((len(texts), len(self.heads.categories)), np.float32)
+        n_cat = len(self.heads.categories)
+        probs, shares = (self.heads.predict_proba_and_shares(self.embedder.encode(flat), flat) if flat
+                         else (np.zeros((0, n_cat)), np.zeros((0, n_cat)) if self.heads.link == "softmax" else None))
+        out = np.zeros((len(texts), n_cat), np.float32)
+        out_shares = np.zeros((len(texts), n_cat), np.float32) if shares is not None else None
         argmax: list[np.ndarray] = []
         row = 0
         for i, ps in enumerate(pieces):
             block = probs[row:row + len(ps)]
             out[i] = block.max(axis=0)
             argmax.append(block.argmax(axis=0))
+            if shares is not None:
+                out_shares[i] = shares[row + argmax[-1], np.arange(n_cat)]
             row += len(ps)
-        return out, pieces, argmax
+        return out, pieces, argmax, out_shares
 
     def _without_allowed(self, text: str, sentences: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Per category whose allow phrases occur in the text: the text and sentences without them."""
@@ -571,15 +603,29 @@ class SemanticLayer:
                 extra.setdefault(variant, len(texts) + len(extra))
         all_texts = texts + [v[0] for v in extra]
         all_sentences = sentences + [v[1] for v in extra]
-        scores, pieces, argmax = self.scores_batch(all_texts, all_sentences)
+        scores, pieces, argmax, shares = self.scores_batch(all_texts, all_sentences)
         out = []
         for i in range(len(prompts)):
-            found = []
+            passed = []  # (score, share, category, piece) past the category's threshold
+            support = []
             for col, category, threshold in self._columns:
                 row = extra[contexts[i][category]] if category in contexts[i] else i
                 s = float(scores[row, col]) if all_texts[row].strip() else 0.0
+                piece = pieces[row][int(argmax[row][col])]
                 if s >= threshold:
-                    piece = pieces[row][int(argmax[row][col])]
+                    share = float(shares[row, col]) if shares is not None else 1.0
+                    passed.append((s, share, category, piece))
+                elif s >= self._floor.get(category, float("inf")):
+                    support.append(Finding(category, round(s, 4), self.source_tag, evidence=piece, support_only=True))
+            # The top category always stands (whether a prompt is refused never changes); another
+            # one only where it holds min_share of the harm the heads see: a shooting is not also
+            # reported as sexual_minors because every category beats "safe" (stop 20).
+            top = max(passed, default=None)
+            found = []
+            for s, share, category, piece in passed:
+                if (s, share, category, piece) == top or share >= self.min_share:
                     found.append(Finding(category, round(s, 4), self.source_tag, evidence=piece))
-            out.append(found)
+                elif category in self._floor:  # not a reason here, still support for a topic word
+                    support.append(Finding(category, round(s, 4), self.source_tag, evidence=piece, support_only=True))
+            out.append(found + support)
         return out

@@ -75,3 +75,57 @@ def test_bundled_heads_carry_the_lexical_part_and_a_broken_file_is_a_clear_error
     bad.write_bytes(b"not a zip")
     with pytest.raises(ClassifierLoadError, match="cannot load semantic heads"):
         LinearHeads.load(bad)
+
+
+def test_shares_are_the_blended_multinomial_over_the_harms():
+    heads = tiny_heads(0.25)
+    emb = np.random.default_rng(2).normal(size=(3, 8)).astype(np.float32)
+    texts = ["selling heroin", "a gang shooting a rival", "kids flying kites"]
+    scores, shares = heads.predict_proba_and_shares(emb, texts)
+    assert np.allclose(scores, heads.predict_proba(emb, texts))
+
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    mix = 0.75 * softmax(emb @ heads.coef.T + heads.intercept) + 0.25 * softmax(heads.lexical.logits(texts))
+    harm = mix[:, :2] / mix[:, :2].sum(axis=1, keepdims=True)
+    assert np.allclose(shares[:, :2], harm, atol=1e-6) and np.all(shares[:, 2] == 0)
+    assert np.allclose(shares.sum(axis=1), 1.0)
+    sigmoid = LinearHeads(CLASSES, heads.coef, heads.intercept, link="sigmoid")
+    assert sigmoid.predict_proba_and_shares(emb)[1] is None
+
+
+class _LookupEmbedder:
+    """Embeddings chosen by the test: each text's vector is the logits the heads will see."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def encode(self, texts):
+        return np.array([self.table[t] for t in texts], np.float32)
+
+
+def test_a_category_is_reported_beside_the_top_one_only_with_its_share_of_the_harm():
+    from safety.normalize import NormalizedPrompt
+    from safety.policy import load_policy
+    from safety.semantic import SemanticLayer
+
+    cats = ["violence", "sexual_minors", "drugs", "safe"]
+    # Identity heads: the embedding is the logits.  "shooting": P(safe) is small, so sexual_minors
+    # beats "safe" (0.67 >= 0.48) while holding 7 % of the harm; "both": two harms, 45 % and 55 %.
+    heads = LinearHeads(cats, np.eye(4), np.zeros(4), version="test", link="softmax", encoder_layers=6)
+    embedder = _LookupEmbedder({"shooting in an office": [4.0, 1.5, 0.0, 0.8], "both harms at once": [3.0, 2.8, 0.0, 0.8],
+                                "a quiet harbour": [0.0, 0.0, 0.0, 3.0]})
+    prompts = [NormalizedPrompt.of(t) for t in embedder.table]
+    everything = load_policy().model_copy(update={"semantic_min_share": 0.0})
+    attributed = load_policy().model_copy(update={"semantic_min_share": 0.2})
+
+    def reported(policy):
+        layer = SemanticLayer(policy, heads=heads, embedder=embedder)
+        return [{f.category for f in found if not f.support_only} for found in layer.findings_batch(prompts)]
+
+    assert reported(everything) == [{"violence", "sexual_minors"}, {"violence", "sexual_minors"}, set()]
+    assert reported(attributed) == [{"violence"}, {"violence", "sexual_minors"}, set()]
+    # The top category stands at any min_share: whether a prompt is refused never changes.
+    assert reported(load_policy().model_copy(update={"semantic_min_share": 1.0})) == [{"violence"}, {"violence"}, set()]
