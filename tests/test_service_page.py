@@ -52,6 +52,8 @@ def _open(browser, live, key):
 
 def test_prompt_to_video_to_verdict_in_the_browser(browser, live):
     page, errors = _open(browser, live, live.key)
+    # No empty player before there is a video: the stylesheet's `display` once overrode `hidden`.
+    assert page.eval_on_selector("#job-video", "v => getComputedStyle(v).display") == "none"
     page.fill("#prompt", "a small blue ring rising at dusk")
     page.fill("#seed", "21")
     page.click("#generate-btn")
