@@ -545,7 +545,8 @@ class SemanticLayer:
         self._allowed = {c: r for c in wanted if (r := _phrase_regex(wanted[c].allow_phrases)) is not None}
         self.min_share = policy.semantic_min_share
         # Categories with topic words get their score reported from corroborate_floor up, as support only.
-        self._floor = {c: policy.corroborate_floor for c in wanted if wanted[c].corroborate}
+        self._topic_categories = {c for c in wanted if wanted[c].corroborate}
+        self._floor = policy.corroborate_floor
 
     @property
     def embedder(self) -> SentenceEmbedder:
@@ -615,7 +616,7 @@ class SemanticLayer:
                 if s >= threshold:
                     share = float(shares[row, col]) if shares is not None else 1.0
                     passed.append((s, share, category, piece))
-                elif s >= self._floor.get(category, float("inf")):
+                elif category in self._topic_categories and s >= self._floor:
                     support.append(Finding(category, round(s, 4), self.source_tag, evidence=piece, support_only=True))
             # The top category always stands (whether a prompt is refused never changes); another
             # one only where it holds min_share of the harm the heads see: a shooting is not also
@@ -625,7 +626,7 @@ class SemanticLayer:
             for s, share, category, piece in passed:
                 if (s, share, category, piece) == top or share >= self.min_share:
                     found.append(Finding(category, round(s, 4), self.source_tag, evidence=piece))
-                elif category in self._floor:  # not a reason here, still support for a topic word
+                elif category in self._topic_categories:  # not a reason here, still support for a topic word
                     support.append(Finding(category, round(s, 4), self.source_tag, evidence=piece, support_only=True))
             out.append(found + support)
         return out
