@@ -16,6 +16,9 @@ import yaml
 PROMPTS_FILE = Path(__file__).with_name("data") / "prompts.yaml"
 # Prompts nothing bundled was fitted or chosen on (safety.evaluate --fresh): the honest test.
 FRESH_PROMPTS_FILE = Path(__file__).with_name("data") / "fresh_prompts.yaml"
+# Prompts written since the bundled heads were fitted (see its header): the threshold rule counts
+# their train half, ``safety.evaluate --pending`` scores their held-out half.
+PENDING_PROMPTS_FILE = Path(__file__).with_name("data") / "pending_prompts.yaml"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shared datasets folder sits beside the clone (../shared/datasets from the repo root).
 AILUMINATE_FILE = REPO_ROOT.parent / "shared" / "datasets" / "ailuminate-demo-en_us.csv"

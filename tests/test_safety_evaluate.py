@@ -124,3 +124,15 @@ def test_fresh_scores_the_bundled_fresh_set(tmp_path, capsys):
     assert project["unsafe"]["ALL UNSAFE"]["n"] == sum(len(v) for k, v in labelled.items() if k not in BENIGN_LABELS)
     assert project["benign"]["ALL BENIGN"]["n"] == sum(len(v) for k, v in labelled.items() if k in BENIGN_LABELS)
     assert project["unsafe"]["ALL UNSAFE"]["recall"] > 0.8  # the shipped filter on prompts it never saw
+
+
+def test_pending_scores_the_held_out_half_of_the_prompts_written_since_the_heads(tmp_path, capsys):
+    from safety.dataset import PENDING_PROMPTS_FILE, load_prompt_set
+
+    out = tmp_path / "pending.json"
+    assert evaluate.main(["--no-lexicon-baseline", "--ailuminate", str(tmp_path / "absent.csv"), "--pending", "--json", str(out)]) == 0
+    assert "held-out half of pending_prompts.yaml" in capsys.readouterr().out
+    project = json.loads(out.read_text())["full"]["project"]
+    held = [p for p in load_prompt_set(PENDING_PROMPTS_FILE) if p.split == "heldout"]
+    assert 0 < project["unsafe"]["ALL UNSAFE"]["n"] == sum(p.unsafe for p in held)
+    assert project["benign"]["ALL BENIGN"]["n"] == sum(not p.unsafe for p in held)

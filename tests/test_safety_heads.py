@@ -129,3 +129,63 @@ def test_a_category_is_reported_beside_the_top_one_only_with_its_share_of_the_ha
     assert reported(attributed) == [{"violence"}, {"violence", "sexual_minors"}, set()]
     # The top category stands at any min_share: whether a prompt is refused never changes.
     assert reported(load_policy().model_copy(update={"semantic_min_share": 1.0})) == [{"violence"}, {"violence"}, set()]
+
+
+def test_prompts_added_later_keep_the_earlier_folds_and_never_enter_an_earlier_fold_adapter(tmp_path):
+    """train_semantic --adapter-prompts: heads fitted on a grown prompt set are scored out-of-fold with
+    the folds of the set the encoder adapter was fitted on, so each cached fold adapter still never saw
+    its fold, and a new prompt (which no fold adapter saw) lands in a fold fixed by its text."""
+    import yaml
+
+    from safety.models.train_semantic import EarlierFolds, fold_splits, group_keys, training_examples
+
+    lines = [f"a {c} {n} at the park" for c in ("red", "blue", "green", "small", "tall") for n in ("dog", "kite", "bus", "tree")]
+    harms = [f"a video of someone {v} a stranger {w}" for v in ("beating", "stabbing", "kicking") for w in ("at night", "in a bar", "on a bus")]
+    # A held-out split keeps some prompts out of training: only the training ones matter here.
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump({"violence": harms, "safe": lines}))
+    new = tmp_path / "new.yaml"
+    added = [f"a {c} cat asleep on a {s}" for c in ("grey", "white", "ginger") for s in ("sofa", "bed", "rug")]
+    new.write_text(yaml.safe_dump({"violence": harms, "safe": added[:4] + lines + added[4:]}))  # positions move
+    kw = dict(external=False, augment=False, counterfactual=False, buried=False)
+    earlier = EarlierFolds.of(old, folds=3, **kw)
+    texts, labels, groups, _ = training_examples(prompts_file=new, **kw)
+    keys = group_keys(groups, new)
+    splits = fold_splits(texts, labels, groups, 3, earlier, new)
+    fold_of = {keys[i]: k for k, (_, test) in enumerate(splits) for i in test}
+    assert len(fold_of) == len(set(keys))  # every group in exactly one fold
+    old_keys = set(earlier.fold_of)
+    assert old_keys and all(fold_of[k] == earlier.fold_of[k] for k in old_keys)
+    new_keys = set(keys) - old_keys
+    assert new_keys
+    for k, (train_rows, _) in enumerate(earlier.splits):  # the fold adapter's own rows: no new prompt, no row of its fold
+        seen = {earlier.texts[i] for i in train_rows}
+        assert not seen & {texts[i] for i in splits[k][1]}
+        assert not seen & {t for t, key in zip(texts, keys) if key in new_keys}
+    again = fold_splits(texts, labels, groups, 3, earlier, new)  # deterministic
+    assert all((a[1] == b[1]).all() for a, b in zip(splits, again))
+
+
+def test_the_threshold_rule_counts_the_pending_prompts_train_half_once_each_and_never_their_held_out_half():
+    """Prompts written since the heads were fitted (safety/data/pending_prompts.yaml) join the
+    whole-filter rule's out-of-fold pool: each train-half prompt in one fold, fixed by its text."""
+    import hashlib
+
+    from safety.dataset import PENDING_PROMPTS_FILE, PROMPTS_FILE, load_prompt_set
+    from safety.models.train_semantic import fold_prompts, fold_splits, training_examples
+    from safety.normalize import normalize
+
+    pending = load_prompt_set(PENDING_PROMPTS_FILE)
+    assert len(pending) >= 400 and {"safe", "hard_benign", "hate"} <= {p.label for p in pending}
+    fitted = {normalize(p.text) for p in load_prompt_set(PROMPTS_FILE)}
+    assert not [p.text for p in pending if normalize(p.text) in fitted]  # no heads were fitted on them
+    texts, labels, groups, _ = training_examples(external=False, augment=False, counterfactual=False)
+    splits = fold_splits(texts, labels, groups, 10)
+    members = fold_prompts(groups, [test for _, test in splits])
+    plain = fold_prompts(groups, [test for _, test in splits], pending_file=None)
+    added = [[p for p in m if p not in set(q)] for m, q in zip(members, plain)]
+    train_half = {p.text for p in pending if p.split == "train"}
+    assert sorted(p.text for m in added for p in m) == sorted(train_half)  # each exactly once, no held-out one
+    for k, m in enumerate(added):
+        assert all(int(hashlib.sha1(p.text.encode()).hexdigest()[:8], 16) % 10 == k for p in m)
+    assert sum(len(q) for q in plain) == sum(p.split == "train" for p in load_prompt_set(PROMPTS_FILE))

@@ -20,6 +20,8 @@ them caught 79.9 % against 77.4 % without.
 
 from __future__ import annotations
 
+import hashlib
+
 from safety.adversarial import seeded_rng
 
 SCENES = (
@@ -45,3 +47,28 @@ def buried_copy(text: str) -> str:
     """The prompt between a scene clause and a style clause, chosen by the prompt."""
     rng = seeded_rng(text, "buried")
     return f"{rng.choice(SCENES)}, {text.strip().rstrip('.')}, {rng.choice(STYLES)}"
+
+
+# Stop 21: ordinary framing and style words ("realistic" 174 unsafe training prompts / 0 benign,
+# "meme", "compilation", "reel", "beautiful") appeared almost only in unsafe training prompts, so
+# both heads read them as harm: the shipped heads-v17 refused 25 % of blind-written ordinary prompts
+# that use them ("the guys building a cool treehouse", "a puppy secretly stealing a sock").  Every
+# project prompt, benign and unsafe alike, also gets one copy with one or two of these phrases
+# appended, so they carry no label information.  The list was fixed before any run that used it.
+STYLE_PHRASES = (
+    "realistic", "cinematic, 4k", "montage", "with captions", "meme edit", "compilation", "instagram reel", "tiktok edit",
+    "voiceover", "slow motion", "drone shot", "golden hour", "beautiful", "peaceful", "dramatic music", "shaky handheld", "pov",
+    "documentary style", "news style", "hyperrealistic", "emotional", "triumphant music", "soft piano", "vlog", "for our channel",
+    "motivational",
+)
+
+
+def styled_copy(text: str) -> str:
+    """The prompt with one or two of STYLE_PHRASES appended, chosen by the prompt's SHA-1."""
+    h = int(hashlib.sha1(text.encode()).hexdigest(), 16)
+    picks: list[str] = []
+    for i in range(1 + h % 2):
+        phrase = STYLE_PHRASES[(h >> (8 * (i + 1))) % len(STYLE_PHRASES)]
+        if phrase not in picks:
+            picks.append(phrase)
+    return text + ", " + ", ".join(picks)

