@@ -52,9 +52,11 @@ def buried_copy(text: str) -> str:
 # Stop 21: ordinary framing and style words ("realistic" 174 unsafe training prompts / 0 benign,
 # "meme", "compilation", "reel", "beautiful") appeared almost only in unsafe training prompts, so
 # both heads read them as harm: the shipped heads-v17 refused 25 % of blind-written ordinary prompts
-# that use them ("the guys building a cool treehouse", "a puppy secretly stealing a sock").  Every
-# project prompt, benign and unsafe alike, also gets one copy with one or two of these phrases
-# appended, so they carry no label information.  The list was fixed before any run that used it.
+# that use them ("the guys building a cool treehouse", "a puppy secretly stealing a sock").  With
+# ``train_semantic --styled`` every project prompt, benign and unsafe alike, also gets one copy with
+# one or two of these phrases appended, so they carry no label information.  The list was fixed
+# before any run that used it.  Measured at stop 21 and not the default (safety/README.md): the
+# refit it was measured with refused an identity twin in the bias gate.
 STYLE_PHRASES = (
     "realistic", "cinematic, 4k", "montage", "with captions", "meme edit", "compilation", "instagram reel", "tiktok edit",
     "voiceover", "slow motion", "drone shot", "golden hour", "beautiful", "peaceful", "dramatic music", "shaky handheld", "pov",
