@@ -60,9 +60,13 @@ class LabelledPrompt:
         return self.label not in BENIGN_LABELS
 
 
+def hash_bucket(key: str, buckets: int) -> int:
+    """A bucket fixed by the key's SHA-1: adding other keys never moves it."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % buckets
+
+
 def _split(key: str, heldout_percent: int = HELDOUT_PERCENT) -> str:
-    bucket = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 100
-    return "heldout" if bucket < heldout_percent else "train"
+    return "heldout" if hash_bucket(key, 100) < heldout_percent else "train"
 
 
 def load_prompt_set(path: str | Path = PROMPTS_FILE) -> list[LabelledPrompt]:

@@ -331,10 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     filters = {"full": PromptFilter()}
     try:
-        test_prompts = load_test_prompts(args.prompts, filters["full"].policy.categories)
         if args.pending:
             test_prompts = [p for p in load_test_prompts(PENDING_PROMPTS_FILE, filters["full"].policy.categories)
                             if p.split == "heldout"]
+        else:
+            test_prompts = load_test_prompts(args.prompts, filters["full"].policy.categories)
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}")
         return 1

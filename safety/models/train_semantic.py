@@ -44,7 +44,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
-from safety.dataset import AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, PENDING_PROMPTS_FILE, load_ailuminate, load_prompt_set
+from safety.dataset import (AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, PENDING_PROMPTS_FILE, PROMPTS_FILE, hash_bucket, load_ailuminate,
+                            load_prompt_set)
 from safety.models.context_copies import buried_copy, styled_copy
 from safety.models.counterfactual import IDENTITY_DESCRIPTORS, counterfactual_copies, insert_identity, swap_identity
 from safety.models.train_encoder import ADAPTER_FILE
@@ -106,7 +107,7 @@ def training_examples(external: bool = True, ailuminate_path: Path | None = None
     framing opener, benign ones also with their descriptors swapped (safety/models/counterfactual.py).
     ``prompts_file``: another version of the project's prompt set (default: the bundled one)."""
     texts, labels, groups, original = [], [], [], []
-    for k, p in enumerate(load_prompt_set(prompts_file) if prompts_file else load_prompt_set()):
+    for k, p in enumerate(load_prompt_set(prompts_file or PROMPTS_FILE)):
         if p.split != "train":
             continue
         variants = [p.text]
@@ -211,13 +212,13 @@ def fold_splits(texts: list[str], labels: list[str], groups: list[str], folds: i
 def new_prompt_fold(key: str, folds: int) -> int:
     """The fold of a prompt no fold adapter or fold heads were fitted on: fixed by its text, so
     adding more prompts never moves it."""
-    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % folds
+    return hash_bucket(key, folds)
 
 
 def group_keys(groups: list[str], prompts_file: Path | None = None) -> list[str]:
     """Each group named by what it holds, not by position: a project prompt's text (positions move
     as prompts are added), an external row's own key."""
-    prompts = load_prompt_set(prompts_file) if prompts_file else load_prompt_set()
+    prompts = load_prompt_set(prompts_file or PROMPTS_FILE)
     return [prompts[int(g.split(":")[1])].text if g.startswith("project:") else g for g in groups]
 
 
@@ -310,12 +311,10 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
     for k, (train, test) in enumerate(fold_splits(texts, labels, groups, folds, earlier)):
         adapter, embedder, emb = None, None, embeddings
         if adapter_cache is not None:
-            rows, row_labels, pairs = texts, labels_arr, adapter_pairs
-            if earlier is not None:
-                rows, row_labels, pairs = earlier.texts, np.array(earlier.labels), earlier.pairs
-                train_rows = earlier.splits[k][0]
-            else:
-                train_rows = train
+            if earlier is None:
+                rows, row_labels, pairs, train_rows = texts, labels_arr, adapter_pairs, train
+            else:  # the rows the fold's cached adapter was fitted on
+                rows, row_labels, pairs, train_rows = earlier.texts, np.array(earlier.labels), earlier.pairs, earlier.splits[k][0]
             adapter = fold_adapter([rows[i] for i in train_rows], list(row_labels[train_rows]), encoder_layers, pooling,
                                    adapter_cache, k, epochs=adapter_epochs, pairs=pairs_within(list(pairs), train_rows),
                                    invariance=adapter_invariance)
