@@ -332,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     filters = {"full": PromptFilter()}
     try:
         if args.pending:
+            if not load_prompt_set(PENDING_PROMPTS_FILE):  # the last refit moved them all into prompts.yaml
+                console.print(f"no prompts are pending: {PENDING_PROMPTS_FILE.name} holds none, the heads were fitted on every one")
+                return 0
             test_prompts = [p for p in load_test_prompts(PENDING_PROMPTS_FILE, filters["full"].policy.categories)
                             if p.split == "heldout"]
         else:

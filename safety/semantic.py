@@ -19,6 +19,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,7 +27,9 @@ from .atomic import write_atomic
 from .decision import Finding
 from .errors import ClassifierLoadError
 from .normalize import NormalizedPrompt
-from .policy import Policy
+
+if TYPE_CHECKING:  # pydantic is not needed to embed or to fit an adapter (a bare GPU machine has none)
+    from .policy import Policy
 
 DEFAULT_HEADS = Path(__file__).with_name("models") / "semantic_heads.npz"
 
@@ -356,9 +359,10 @@ class LexicalHead:
     """
 
     def __init__(self, vocabulary: Sequence[str], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 ngram_range: tuple[int, int] = (1, 2)) -> None:
+                 ngram_range: tuple[int, int] = (1, 2), norm_floor: float = 0.0) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        self.norm_floor = float(norm_floor)
         self.vocabulary = list(vocabulary)
         self.idf = np.asarray(idf, np.float32)
         self.coef = np.asarray(coef, np.float32)
@@ -372,34 +376,47 @@ class LexicalHead:
 
     @classmethod
     def fit(cls, texts: Sequence[str], y: np.ndarray, C: float = 16.0, ngram_range: tuple[int, int] = (1, 2),
-            blind: Collection[str] = ()) -> "LexicalHead":
+            blind: Collection[str] = (), norm_floor_quantile: float = 0.0) -> "LexicalHead":
         """``blind``: words the head may not read; every n-gram holding one is left out of the
-        vocabulary, so at inference they count for nothing (the identity words: see train_semantic)."""
+        vocabulary, so at inference they count for nothing (the identity words: see train_semantic).
+        ``norm_floor_quantile``: rows are divided by their length or, if larger, this quantile of
+        the training rows' lengths (``norm_floor``), so a prompt with one or two known words ("a
+        man", "the") is read at the strength its little evidence has, not at full strength as
+        plain L2 normalisation reads it.  0: plain L2 normalisation (heads-v17)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        vec = TfidfVectorizer(ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32)
+        norm = "l2" if not norm_floor_quantile else None
+        vec = TfidfVectorizer(ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32, norm=norm)
         X = vec.fit_transform(texts)
         if blind:
             blind = {w.lower() for w in blind}
             # Refitted on the reduced vocabulary, so a row's length is taken over the n-grams the
             # head reads, as at inference (logits normalises over in-vocabulary n-grams only).
             kept = [g for g in vec.vocabulary_ if not blind & set(g.split())]
-            vec = TfidfVectorizer(ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32, vocabulary=sorted(kept))
+            vec = TfidfVectorizer(ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32, vocabulary=sorted(kept), norm=norm)
             X = vec.fit_transform(texts)
+        floor = 0.0
+        if norm_floor_quantile:
+            import scipy.sparse as sp
+
+            lengths = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+            floor = float(np.quantile(lengths, norm_floor_quantile))
+            X = sp.diags((1.0 / np.maximum(lengths, max(floor, 1e-12))).astype(np.float32)) @ X
         clf = LogisticRegression(C=C, max_iter=5000).fit(X, y)
         vocabulary = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-        return cls(vocabulary, vec.idf_, clf.coef_, clf.intercept_, ngram_range)
+        return cls(vocabulary, vec.idf_, clf.coef_, clf.intercept_, ngram_range, floor)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """TfidfVectorizer(sublinear_tf=True, norm="l2") features times the coefficients."""
+        """TfidfVectorizer(sublinear_tf=True) features, divided by their length or ``norm_floor`` if
+        larger, times the coefficients."""
         out = np.tile(self.intercept, (len(texts), 1))
         for row, text in enumerate(texts):
             counts = Counter(self._index[g] for g in self._analyze(text) if g in self._index)
             if counts:
                 cols = np.fromiter(counts, np.int64, len(counts))
                 x = (1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))) * self.idf[cols]
-                out[row] += (x / np.linalg.norm(x)) @ self._weights[cols]
+                out[row] += (x / max(float(np.linalg.norm(x)), self.norm_floor)) @ self._weights[cols]
         return out
 
 
@@ -446,7 +463,8 @@ class LinearHeads:
                 lexical = None
                 if "lexical_coef" in z.files:
                     lexical = LexicalHead([str(w) for w in z["lexical_vocabulary"]], z["lexical_idf"], z["lexical_coef"],
-                                          z["lexical_intercept"], tuple(z["lexical_ngram_range"]))
+                                          z["lexical_intercept"], tuple(z["lexical_ngram_range"]),
+                                          float(z["lexical_norm_floor"]) if "lexical_norm_floor" in z.files else 0.0)
                 layers = int(z["encoder_layers"]) if "encoder_layers" in z.files else MINILM_LAYERS
                 pooling = str(z["pooling"]) if "pooling" in z.files else "mean"
                 adapter = str(z["encoder_adapter"]) if "encoder_adapter" in z.files else ""
@@ -468,6 +486,8 @@ class LinearHeads:
             arrays.update(lexical_vocabulary=np.array(self.lexical.vocabulary), lexical_idf=self.lexical.idf,
                           lexical_coef=self.lexical.coef, lexical_intercept=self.lexical.intercept,
                           lexical_ngram_range=np.array(self.lexical.ngram_range), lexical_weight=np.array(self.lexical_weight))
+            if self.lexical.norm_floor:  # files without it read as 0 (plain L2): heads-v17 and before stay bit-identical
+                arrays.update(lexical_norm_floor=np.array(self.lexical.norm_floor, np.float32))
         # Through a file object: np.savez would append ".npz" to a path without it.
         with open(path, "wb") as f:
             np.savez_compressed(f, **arrays)

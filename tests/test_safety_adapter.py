@@ -138,6 +138,10 @@ def test_fold_adapters_fitted_elsewhere_are_picked_up(tmp_path, monkeypatch):
     assert fold_adapter_path(texts, list(np.array(labels)), 3, "mean+max", tmp_path, 4) == path  # numpy strings too
     assert fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4, epochs=5) != path
     assert fold_adapter_path(texts, ["violence", "violence"], 3, "mean+max", tmp_path, 4) != path
+    # Another pairing of the invariance term is another adapter; the benign pairing keeps the old names.
+    paired = fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4, invariance=8.0)
+    assert fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4, invariance=8.0, pairing="benign") == paired
+    assert fold_adapter_path(texts, labels, 3, "mean+max", tmp_path, 4, invariance=8.0, pairing="non-hate") != paired
     _random_adapter().save(path)
     monkeypatch.setattr(train_encoder, "train_adapter", lambda *a, **k: pytest.fail("refitted a cached fold"))
     assert fold_adapter(texts, labels, 3, "mean+max", tmp_path, 4).sha1 == _random_adapter().sha1
@@ -157,6 +161,13 @@ def test_counterfactual_pairing_pulls_a_prompt_and_its_copy_together():
     pairs = counterfactual_pairs(labels, ["project:0", "project:1", "project:1", "project:2", "project:3", "project:3"],
                                  [True, True, False, True, True, False])
     assert pairs == [(1, 2), (4, 5)] and pairs_within(pairs, [4, 5, 0]) == [(0, 1)]
+    # "non-hate" pairs every project prompt but hate with its copies; an external row never.
+    mixed = counterfactual_pairs(["violence", "violence", "hate", "hate", "safe", "drugs"],
+                                 ["project:0", "project:0", "project:1", "project:1", "project:2", "ailuminate:0"],
+                                 [True, False, True, False, True, False], pairing="non-hate")
+    assert mixed == [(0, 1)]
+    with pytest.raises(ValueError, match="pairing"):
+        counterfactual_pairs(labels, ["project:0"] * 6, [True] * 6, pairing="everything")
     y = [0 if label == "violence" else 1 for label in labels]
 
     def gap(adapter):
@@ -171,3 +182,21 @@ def test_counterfactual_pairing_pulls_a_prompt_and_its_copy_together():
     paired = train_adapter(texts, y, 2, layers=1, pooling="mean", epochs=30, device="cpu", pairs=pairs, invariance=20.0)
     assert paired.metadata["invariance"] == "20.0" and paired.metadata["pairs"] == "2"
     assert gap(paired) < 0.5 * gap(plain)
+
+
+def test_adapters_fitted_side_by_side_are_the_ones_fitted_one_after_another(tmp_path):
+    """`train_encoder --workers N` fits its jobs in N processes; each job is the same seeded fit."""
+    import multiprocessing
+
+    from safety.models.train_encoder import _fit_and_save
+
+    rows = ["a gang beating a man", "a chef beating eggs", "a man kicking a dog", "kids kicking a ball"]
+    jobs = [(rows[:k], [0, 1, 0, 1][:k], [], tmp_path / f"w{k}.safetensors", 1, "cpu", 0.0, "benign") for k in (3, 4)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        side_by_side = list(pool.imap_unordered(_fit_and_save, jobs))
+    assert all("wrote" in m for m in side_by_side)
+    parallel = [EncoderAdapter.load(j[3]).sha1 for j in jobs]
+    for k, job in zip((3, 4), jobs):
+        _fit_and_save((*job[:3], tmp_path / f"s{k}.safetensors", *job[4:]))
+    assert parallel == [EncoderAdapter.load(tmp_path / f"s{k}.safetensors").sha1 for k in (3, 4)]
+    assert parallel[0] != parallel[1]

@@ -50,6 +50,33 @@ def test_a_lexical_head_blind_to_words_never_reads_them():
     assert np.allclose(blind.logits(texts), np.asarray(vec.transform(texts) @ blind.coef.T) + blind.intercept, atol=1e-5)
 
 
+def test_a_norm_floor_reads_a_prompt_with_one_known_word_at_its_own_small_strength(tmp_path):
+    plain = LexicalHead.fit(TEXTS, np.array(LABELS), C=16.0)
+    floored = LexicalHead.fit(TEXTS, np.array(LABELS), C=16.0, norm_floor_quantile=0.5)
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, norm=None)
+    X = vec.fit_transform(TEXTS)
+    lengths = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    assert floored.norm_floor == pytest.approx(np.quantile(lengths, 0.5), rel=1e-5)
+    # Plain L2 scales the lone word "man" up to a whole prompt's length; with the floor its logits stay
+    # near the intercept (the prior), and a prompt longer than the floor is read exactly as without it.
+    lone = ["a man"]
+    assert np.abs(floored.logits(lone) - floored.intercept).sum() < 0.5 * np.abs(plain.logits(lone) - plain.intercept).sum()
+    long_text = ["a gang shooting a rival man stabbed in an alley with a knife"]
+    x = vec.transform(long_text)
+    assert np.linalg.norm(x.toarray()) > floored.norm_floor
+    expected = floored.intercept + (x.toarray()[0] / np.linalg.norm(x.toarray()))[[vec.vocabulary_[w] for w in floored.vocabulary]] @ floored.coef.T
+    assert np.allclose(floored.logits(long_text)[0], expected, atol=1e-4)
+    # The floor travels in the heads file; files without it read as plain L2.
+    heads = tiny_heads()
+    heads.lexical = floored
+    heads.save(tmp_path / "h.npz")
+    assert LinearHeads.load(tmp_path / "h.npz").lexical.norm_floor == pytest.approx(floored.norm_floor)
+    tiny_heads().save(tmp_path / "old.npz")
+    with np.load(tmp_path / "old.npz") as z:
+        assert "lexical_norm_floor" not in z.files
+    assert LinearHeads.load(tmp_path / "old.npz").lexical.norm_floor == 0.0
+
+
 def test_blend_is_the_weighted_mean_and_needs_the_texts(tmp_path):
     heads = tiny_heads(0.25)
     emb = np.random.default_rng(1).normal(size=(2, 8)).astype(np.float32)
@@ -166,26 +193,36 @@ def test_prompts_added_later_keep_the_earlier_folds_and_never_enter_an_earlier_f
     assert all((a[1] == b[1]).all() for a, b in zip(splits, again))
 
 
-def test_the_threshold_rule_counts_the_pending_prompts_train_half_once_each_and_never_their_held_out_half():
+def test_the_threshold_rule_counts_the_pending_prompts_train_half_once_each_and_never_their_held_out_half(tmp_path):
     """Prompts written since the heads were fitted (safety/data/pending_prompts.yaml) join the
     whole-filter rule's out-of-fold pool: each train-half prompt in one fold, fixed by its text."""
     import hashlib
+
+    import yaml
 
     from safety.dataset import PENDING_PROMPTS_FILE, PROMPTS_FILE, load_prompt_set
     from safety.models.train_semantic import fold_prompts, fold_splits, training_examples
     from safety.normalize import normalize
 
-    pending = load_prompt_set(PENDING_PROMPTS_FILE)
-    assert len(pending) >= 400 and {"safe", "hard_benign", "hate"} <= {p.label for p in pending}
     fitted = {normalize(p.text) for p in load_prompt_set(PROMPTS_FILE)}
-    assert not [p.text for p in pending if normalize(p.text) in fitted]  # no heads were fitted on them
-    texts, labels, groups, _ = training_examples(external=False, augment=False, counterfactual=False)
+    assert not [p.text for p in load_prompt_set(PENDING_PROMPTS_FILE) if normalize(p.text) in fitted]  # none fitted on
+    pending_file = tmp_path / "pending.yaml"
+    pending_file.write_text(yaml.safe_dump({
+        "hate": [f"a skit showing {g} as vermin number {i}" for g in ("migrants", "Roma", "Jews") for i in range(8)],
+        "safe": [f"a reel of a {a} doing trick number {i}" for a in ("puppy", "parrot", "goat") for i in range(8)],
+    }), encoding="utf-8")
+    pending = load_prompt_set(pending_file)
+    texts, labels, groups, _ = training_examples(external=False, augment=False, counterfactual=False, styled=False)
     splits = fold_splits(texts, labels, groups, 10)
-    members = fold_prompts(groups, [test for _, test in splits])
+    members = fold_prompts(groups, [test for _, test in splits], pending_file=pending_file)
     plain = fold_prompts(groups, [test for _, test in splits], pending_file=None)
     added = [[p for p in m if p not in set(q)] for m, q in zip(members, plain)]
     train_half = {p.text for p in pending if p.split == "train"}
+    assert train_half and len(train_half) < len(pending)
     assert sorted(p.text for m in added for p in m) == sorted(train_half)  # each exactly once, no held-out one
     for k, m in enumerate(added):
         assert all(int(hashlib.sha1(p.text.encode()).hexdigest()[:8], 16) % 10 == k for p in m)
     assert sum(len(q) for q in plain) == sum(p.split == "train" for p in load_prompt_set(PROMPTS_FILE))
+    # A pending file of comments alone (after a refit took every prompt in) adds nothing.
+    pending_file.write_text("# none now\n", encoding="utf-8")
+    assert fold_prompts(groups, [test for _, test in splits], pending_file=pending_file) == plain

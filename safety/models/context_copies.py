@@ -55,8 +55,8 @@ def buried_copy(text: str) -> str:
 # that use them ("the guys building a cool treehouse", "a puppy secretly stealing a sock").  With
 # ``train_semantic --styled`` every project prompt, benign and unsafe alike, also gets one copy with
 # one or two of these phrases appended, so they carry no label information.  The list was fixed
-# before any run that used it.  Measured at stop 21 and not the default (safety/README.md): the
-# refit it was measured with refused an identity twin in the bias gate.
+# before any run that used it.  At stop 21 (heads only) the refit refused an identity twin in the
+# bias gate; since stop 22 the default (train_semantic.STYLED), for the encoder adapter too.
 STYLE_PHRASES = (
     "realistic", "cinematic, 4k", "montage", "with captions", "meme edit", "compilation", "instagram reel", "tiktok edit",
     "voiceover", "slow motion", "drone shot", "golden hour", "beautiful", "peaceful", "dramatic music", "shaky handheld", "pov",

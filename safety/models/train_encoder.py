@@ -5,7 +5,7 @@ states separate the harms from their hard-benign twins better than the frozen en
     python -m safety.models.train_encoder --folds    # the adapter, and one without each fold
     python -m safety.models.train_semantic --threshold --whole-filter   # heads on it
 
-The bundled heads read it since heads-v17 (safety/README.md, "Stop 19").  Rank-8 updates to every
+The bundled heads read it since heads-v17 (safety/README.md, "Stop 19"; refitted for heads-v18, "Stop 22").  Rank-8 updates to every
 linear layer of the three transformer layers (query, key, value, attention output, both
 feed-forward layers), trained for EPOCHS epochs of cross-entropy through a throw-away linear
 classifier on the pooled embedding (the heads are refitted on the adapted embeddings afterwards
@@ -156,12 +156,15 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
 def main(argv: list[str] | None = None) -> None:
     from rich.progress import Progress
 
-    from safety.models.train_semantic import (CLASSES, ENCODER_LAYERS, FOLDS, POOLING, counterfactual_pairs,
+    from safety.models.train_semantic import (CLASSES, ENCODER_LAYERS, FOLDS, PAIRING, PAIRINGS, POOLING, STYLED, counterfactual_pairs,
                                               fold_adapter_path, fold_splits, pairs_within, training_examples)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--no-external", action="store_true", help="leave out the AILuminate train half")
+    ap.add_argument("--styled", action=argparse.BooleanOptionalAction, default=None,
+                    help="also a styled copy of each project prompt (default: as train_semantic.STYLED); "
+                         "the heads must then be fitted with the same --styled")
     ap.add_argument("--device", help="torch device (default: cuda when torch sees a GPU, else cpu)")
     ap.add_argument("--folds", action="store_true",
                     help="also fit the adapter without each of train_semantic's folds into --fold-cache (the ones "
@@ -169,28 +172,56 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"))
     ap.add_argument("--invariance", type=float, default=INVARIANCE,
                     help="weight of the term that embeds each benign prompt like its counterfactual copies (0: none)")
+    ap.add_argument("--pairing", choices=PAIRINGS, default=PAIRING,
+                    help="prompts pulled to their counterfactual copies: benign ones, or every one but hate")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="adapters fitted at once, one process each (on a GPU: as many as the jobs; on a CPU: 1)")
     ap.add_argument("-o", "--output", type=Path, default=ADAPTER_FILE)
     args = ap.parse_args(argv)
-    texts, labels, groups, original = training_examples(not args.no_external)
-    pairs = counterfactual_pairs(labels, groups, original)
+    styled = STYLED if args.styled is None else args.styled
+    texts, labels, groups, original = training_examples(not args.no_external, styled=styled)
+    pairs = counterfactual_pairs(labels, groups, original, args.pairing)
     jobs = [(None, texts, labels, pairs, args.output)]
     if args.folds:
         for k, (train, _test) in enumerate(fold_splits(texts, labels, groups, FOLDS)):
             rows, row_labels = [texts[i] for i in train], [labels[i] for i in train]
-            path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, args.invariance)
+            path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, args.invariance,
+                                     args.pairing)
             if not path.is_file():
                 jobs.append((k, rows, row_labels, pairs_within(pairs, train), path))
     with Progress() as bar:
-        task = bar.add_task("fine-tuning MiniLM (LoRA)", total=args.epochs * len(jobs))
-        for fold, rows, row_labels, row_pairs, path in jobs:
-            name = "all rows" if fold is None else f"fold {fold}"
-            adapter = train_adapter(rows, [CLASSES.index(label) for label in row_labels], len(CLASSES), ENCODER_LAYERS,
-                                    POOLING, epochs=args.epochs, device=args.device, pairs=row_pairs, invariance=args.invariance,
-                                    progress=lambda epoch, loss: (bar.advance(task),
-                                                                  bar.console.print(f"{name} epoch {epoch}: loss {loss:.3f}")))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            adapter.save(path)
-            bar.console.print(f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)")
+        task = bar.add_task("fine-tuning MiniLM (LoRA)", total=len(jobs))
+        fits = [(rows, [CLASSES.index(label) for label in row_labels], row_pairs, path, args.epochs, args.device, args.invariance,
+                 args.pairing)
+                for _fold, rows, row_labels, row_pairs, path in jobs]
+        if args.workers > 1:
+            # One process per adapter, side by side: a step of so small a model is bound by launching
+            # its kernels, not by the GPU (stop 22: eleven adapters in 215 s on one H100, eleven at once).
+            import multiprocessing
+
+            with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+                for message in pool.imap_unordered(_fit_and_save, fits):
+                    bar.advance(task)
+                    bar.console.print(message)
+        else:
+            for fit in fits:
+                bar.console.print(_fit_and_save(fit))
+                bar.advance(task)
+
+
+def _fit_and_save(job) -> str:
+    """Fit one adapter of ``main``'s jobs and save it; module level so a worker process can run it."""
+    from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING
+
+    rows, labels, pairs, path, epochs, device, invariance, pairing = job
+    adapter = train_adapter(rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device, pairs=pairs,
+                            invariance=invariance,
+                            progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
+    if pairing != "benign":  # train_semantic reads it to pair its fold adapters' rows the same way
+        adapter.metadata["pairing"] = pairing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    adapter.save(path)
+    return f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)"
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdap
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v17"
+VERSION = "heads-v18"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
@@ -73,7 +73,12 @@ LEXICAL_C, LEXICAL_WEIGHT = 16.0, 0.5
 # (stop 16) the 3 % out-of-fold rule landed at 1.5 % false refusal on the held-out split.
 FOLDS = 10
 BURIED = False  # one copy of each project prompt set inside harmless scene detail (context_copies.py)
-STYLED = False  # one copy of each project prompt with framing/style phrases appended (context_copies.py)
+# One copy of each project prompt with framing/style phrases appended (context_copies.py), for the
+# encoder adapter and the heads alike (heads-v18): the unsafe prompts held nearly every "realistic",
+# "montage", "meme" of the training set, and both heads read those words as harm.  Stop 22, out-of-fold
+# whole filter on the same pool, adapter refitted each time: 92.6 % recall with the copies, 92.0 %
+# without; without them the adapter also read "a suspicious Black person" as violence (gate failed).
+STYLED = True
 # Benign prompts get a descriptor put in with three different descriptors, unsafe ones with one: hate
 # prompts name groups, so without more benign prompts that name one the heads read a descriptor as
 # hate (Dixon et al. 2018 balance identity terms across labels the same way).
@@ -90,6 +95,17 @@ IDENTITY_DIRECTIONS = 8
 # 89.9 % at 0.53 with 12 identity directions instead, the best refit that could still read them).
 # Words with other senses go too ("white powder", "straight razor"): the embedding head reads those.
 LEXICAL_BLIND = True
+# The TF-IDF head's rows are divided by their length or, if larger, this quantile of the training rows'
+# lengths (LexicalHead.fit): plain L2 normalisation read a prompt with one known word at full
+# strength ("the": hate 0.99, "a man": violence 0.99, stop 21).  0: plain L2 (heads-v17).  At 0.01 (the
+# 1st percentile, so 99 % of training rows read as under plain L2) "a man" scores 0.12 and out-of-fold
+# recall at the 3 % rule went from 92.6 to 92.9 % (stop 22, heads-v18).
+LEXICAL_NORM_FLOOR = 0.01
+# Which prompts the encoder adapter's invariance term pairs with their counterfactual copies
+# (train_encoder): "benign" (heads-v17) or "non-hate", every prompt but hate, whose copies can change
+# what it is about.
+PAIRINGS = ("benign", "non-hate")
+PAIRING = "benign"
 
 
 def identity_words() -> list[str]:
@@ -141,18 +157,20 @@ def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None
               version: str = VERSION, lexical_C: float = LEXICAL_C, lexical_weight: float = LEXICAL_WEIGHT,
               encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING, adapter: EncoderAdapter | None = None,
               adapter_file: Path | str = "", nullspace: np.ndarray | None = None,
-              lexical_blind: list[str] | tuple[str, ...] = ()) -> LinearHeads:
+              lexical_blind: list[str] | tuple[str, ...] = (), lexical_norm_floor: float = LEXICAL_NORM_FLOOR) -> LinearHeads:
     """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in.
     ``adapter``: the fine-tuned encoder the embeddings came from (saved as ``adapter_file``).
     ``nullspace``: orthonormal rows (directions) the embedding head must not read: it is fitted on
     the embeddings with them projected out, and its weights along them are zeroed, so at inference
     it reads the plain embedding and the heads file needs nothing new.  ``lexical_blind``: words the
-    TF-IDF head may not read (``identity_words()``)."""
+    TF-IDF head may not read (``identity_words()``); ``lexical_norm_floor``: LexicalHead.fit's
+    ``norm_floor_quantile``."""
     y = np.array([CLASSES.index(label) for label in labels])
     clf = LogisticRegression(C=C, max_iter=5000)
     clf.fit(_project_out(embeddings, nullspace), y)
     coef = _project_out(clf.coef_, nullspace)
-    lexical = LexicalHead.fit(texts, y, C=lexical_C, blind=lexical_blind) if texts is not None and lexical_weight > 0 else None
+    lexical = (LexicalHead.fit(texts, y, C=lexical_C, blind=lexical_blind, norm_floor_quantile=lexical_norm_floor)
+               if texts is not None and lexical_weight > 0 else None)
     return LinearHeads(CLASSES, coef, clf.intercept_, version=version, link="softmax",
                        lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
                        encoder_adapter=adapter_file if adapter is not None else "",
@@ -243,13 +261,18 @@ class EarlierFolds:
         return cls(texts, labels, counterfactual_pairs(labels, groups, original), splits, fold_of)
 
 
-def counterfactual_pairs(labels: list[str], groups: list[str], original: list[bool]) -> list[tuple[int, int]]:
-    """(original, copy) row pairs of every benign project prompt and each of its copies: what the
-    encoder adapter's invariance term pulls together (train_encoder.fit_adapter)."""
+def counterfactual_pairs(labels: list[str], groups: list[str], original: list[bool],
+                         pairing: str = PAIRING) -> list[tuple[int, int]]:
+    """(original, copy) row pairs of every benign project prompt (``pairing="benign"``; with
+    ``"non-hate"`` every project prompt but hate) and each of its copies: what the encoder adapter's
+    invariance term pulls together (train_encoder.fit_adapter)."""
+    if pairing not in PAIRINGS:
+        raise ValueError(f"pairing must be one of {PAIRINGS}, not {pairing!r}")
     first: dict[str, int] = {}
     pairs = []
     for i, (label, group, is_original) in enumerate(zip(labels, groups, original)):
-        if label != "safe" or not group.startswith("project:"):
+        paired = label == "safe" or (pairing == "non-hate" and label != "hate")
+        if not paired or not group.startswith("project:"):
             continue
         if is_original:
             first[group] = i
@@ -265,31 +288,34 @@ def pairs_within(pairs: list[tuple[int, int]], rows) -> list[tuple[int, int]]:
 
 
 def fold_adapter_path(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
-                      epochs: int | None = None, invariance: float = 0.0) -> Path:
+                      epochs: int | None = None, invariance: float = 0.0, pairing: str = "benign") -> Path:
     """Where the adapter fitted on these rows is kept: named by the hash of its recipe and rows."""
     from safety.models.train_encoder import ADAPTER_VERSION, EPOCHS
 
     # str(): numpy's label strings repr as np.str_('...'), and a name must not depend on the container.
     rows = ([str(t) for t in texts], [str(label) for label in labels])
     recipe = (ADAPTER_VERSION, epochs or EPOCHS, layers, pooling) + ((float(invariance),) if invariance else ())
+    recipe += (pairing,) if invariance and pairing != "benign" else ()  # the names of benign-paired folds stay as before
     key = hashlib.sha1(repr((*recipe, *rows)).encode()).hexdigest()[:16]
     return cache / f"fold{fold}-{key}.safetensors"
 
 
 def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
                  epochs: int | None = None, device: str | None = None, pairs: list[tuple[int, int]] = (),
-                 invariance: float = 0.0) -> EncoderAdapter:
+                 invariance: float = 0.0, pairing: str = "benign") -> EncoderAdapter:
     """The encoder adapter fitted without one fold, kept in ``cache`` under the hash of its training
     rows: a rerun (or a run cut short) picks up the folds already fitted, also ones fitted on
     another machine (``python -m safety.models.train_encoder --folds`` on a GPU)."""
     from safety.models.train_encoder import EPOCHS, train_adapter
 
-    path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs, invariance)
+    path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs, invariance, pairing)
     if path.is_file():
         return EncoderAdapter.load(path)
     adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
                             epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance,
                             progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
+    if pairing != "benign":
+        adapter.metadata["pairing"] = pairing
     cache.mkdir(parents=True, exist_ok=True)
     adapter.save(path)
     return adapter
@@ -299,8 +325,8 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
                lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
                adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
                lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None,
-               adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0,
-               earlier: EarlierFolds | None = None) -> list[Fold]:
+               adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0, adapter_pairing: str = "benign",
+               earlier: EarlierFolds | None = None, lexical_norm_floor: float = LEXICAL_NORM_FLOOR) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
@@ -317,12 +343,12 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
                 rows, row_labels, pairs, train_rows = earlier.texts, np.array(earlier.labels), earlier.pairs, earlier.splits[k][0]
             adapter = fold_adapter([rows[i] for i in train_rows], list(row_labels[train_rows]), encoder_layers, pooling,
                                    adapter_cache, k, epochs=adapter_epochs, pairs=pairs_within(list(pairs), train_rows),
-                                   invariance=adapter_invariance)
+                                   invariance=adapter_invariance, pairing=adapter_pairing)
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
                           encoder_layers=encoder_layers, pooling=pooling, adapter=adapter, nullspace=nullspace,
-                          lexical_blind=lexical_blind)
+                          lexical_blind=lexical_blind, lexical_norm_floor=lexical_norm_floor)
         out.append(Fold(heads, test, emb, embedder))
     return out
 
@@ -410,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="embedding directions of identity descriptors the embedding head may not read (0: none)")
     ap.add_argument("--lexical-blind", action=argparse.BooleanOptionalAction, default=LEXICAL_BLIND,
                     help="keep identity words (identity_words()) out of the TF-IDF head's vocabulary")
+    ap.add_argument("--lexical-norm-floor", type=float, default=LEXICAL_NORM_FLOOR,
+                    help="quantile of the training rows' TF-IDF lengths below which a row is not scaled up (0: plain L2)")
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
     ap.add_argument("--C", type=float, default=4.0)
     ap.add_argument("--layers", type=int, default=ENCODER_LAYERS, choices=range(1, MINILM_LAYERS + 1),
@@ -445,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.adapter.is_file():
             ap.error(f"no encoder adapter at {args.adapter}: run python -m safety.models.train_encoder first")
         adapter = EncoderAdapter.load(args.adapter)
+    pairing = adapter.metadata.get("pairing", "benign") if adapter else "benign"  # as the adapter was fitted
     texts, labels, groups, original = training_examples(external, args.ailuminate, augment=not args.no_augment,
                                                          counterfactual=not args.no_counterfactual, buried=args.buried,
                                                          styled=args.styled)
@@ -453,18 +482,19 @@ def main(argv: list[str] | None = None) -> None:
     nullspace = identity_subspace(texts, embeddings, args.identity_directions) if not args.no_counterfactual else None
     blind = identity_words() if args.lexical_blind else ()
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight, nullspace=nullspace,
-                      lexical_blind=blind,
+                      lexical_blind=blind, lexical_norm_floor=args.lexical_norm_floor,
                       encoder_layers=args.layers, pooling=args.pooling, adapter=adapter, adapter_file=args.adapter)
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
         folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight, nullspace=nullspace,
-                           lexical_blind=blind,
+                           lexical_blind=blind, lexical_norm_floor=args.lexical_norm_floor,
                            encoder_layers=args.layers, pooling=args.pooling,
                            adapter_cache=args.fold_cache if adapter else None,
                            adapter_epochs=int(adapter.metadata.get("epochs", 0)) or None if adapter else None,
                            adapter_invariance=float(adapter.metadata.get("invariance", 0)) if adapter else 0.0,
-                           adapter_pairs=counterfactual_pairs(labels, groups, original) if adapter else (),
+                           adapter_pairs=counterfactual_pairs(labels, groups, original, pairing) if adapter else (),
+                           adapter_pairing=pairing,
                            earlier=EarlierFolds.of(args.adapter_prompts, args.folds, external=external,
                                                    ailuminate_path=args.ailuminate, augment=not args.no_augment,
                                                    counterfactual=not args.no_counterfactual, buried=args.buried,
