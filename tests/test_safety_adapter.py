@@ -145,6 +145,32 @@ def test_fold_adapters_fitted_elsewhere_are_picked_up(tmp_path, monkeypatch):
     _random_adapter().save(path)
     monkeypatch.setattr(train_encoder, "train_adapter", lambda *a, **k: pytest.fail("refitted a cached fold"))
     assert fold_adapter(texts, labels, 3, "mean+max", tmp_path, 4).sha1 == _random_adapter().sha1
+    # A fold the cache lacks is taken from the folds bundled with the adapter.
+    import safety.models.train_semantic as train_semantic
+
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    path.rename(bundled / path.name)
+    monkeypatch.setattr(train_semantic, "BUNDLED_FOLDS", bundled)
+    assert fold_adapter(texts, labels, 3, "mean+max", tmp_path, 4).sha1 == _random_adapter().sha1
+
+
+def test_the_bundled_fold_adapters_are_the_ones_the_threshold_rule_needs():
+    """Each of the ten folds of the bundled training rows has its adapter in safety/models/folds,
+    fitted with the bundled adapter's recipe, so `train_semantic --threshold` needs no GPU."""
+    from safety.models.train_semantic import (BUNDLED_FOLDS, ENCODER_LAYERS, FOLDS, POOLING, fold_adapter_path,
+                                              fold_splits, training_examples)
+    from safety.models.train_encoder import ADAPTER_FILE
+
+    meta = EncoderAdapter.load(ADAPTER_FILE).metadata
+    texts, labels, groups, _ = training_examples()
+    assert int(meta["examples"]) == len(texts)
+    for k, (train, _test) in enumerate(fold_splits(texts, labels, groups, FOLDS)):
+        name = fold_adapter_path([texts[i] for i in train], [labels[i] for i in train], ENCODER_LAYERS, POOLING, BUNDLED_FOLDS, k,
+                                 int(meta["epochs"]), float(meta["invariance"]), meta.get("pairing", "benign"))
+        assert name.is_file(), name
+        fold = EncoderAdapter.load(name)
+        assert fold.metadata["examples"] == str(len(train)) and fold.metadata["invariance"] == meta["invariance"]
 
 
 def test_counterfactual_pairing_pulls_a_prompt_and_its_copy_together():

@@ -106,6 +106,9 @@ LEXICAL_NORM_FLOOR = 0.01
 # what it is about.
 PAIRINGS = ("benign", "non-hate")
 PAIRING = "benign"
+# The bundled adapter's ten fold adapters (train_encoder --folds), kept with it so that a machine
+# without a GPU can rerun --threshold for new heads: on two CPU cores fitting them takes hours.
+BUNDLED_FOLDS = Path(__file__).with_name("folds")
 
 
 def identity_words() -> list[str]:
@@ -305,12 +308,14 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
                  invariance: float = 0.0, pairing: str = "benign") -> EncoderAdapter:
     """The encoder adapter fitted without one fold, kept in ``cache`` under the hash of its training
     rows: a rerun (or a run cut short) picks up the folds already fitted, also ones fitted on
-    another machine (``python -m safety.models.train_encoder --folds`` on a GPU)."""
+    another machine (``python -m safety.models.train_encoder --folds`` on a GPU), and the bundled
+    adapter's own (``BUNDLED_FOLDS``)."""
     from safety.models.train_encoder import EPOCHS, train_adapter
 
     path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs, invariance, pairing)
-    if path.is_file():
-        return EncoderAdapter.load(path)
+    for found in (path, BUNDLED_FOLDS / path.name):
+        if found.is_file():
+            return EncoderAdapter.load(found)
     adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
                             epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance,
                             progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
@@ -498,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
                            earlier=EarlierFolds.of(args.adapter_prompts, args.folds, external=external,
                                                    ailuminate_path=args.ailuminate, augment=not args.no_augment,
                                                    counterfactual=not args.no_counterfactual, buried=args.buried,
-                                                   styled=False)  # the adapter's rows: it never saw styled copies
+                                                   styled=args.styled)  # fitted with the same --styled as the heads (train_encoder)
                            if adapter and args.adapter_prompts else None)
         threshold, recall = recommend_threshold(texts, labels, original, folds, args.benign_rate)
         print(f"  semantic_threshold {threshold:.2f} for every category "
