@@ -80,20 +80,21 @@ def default_device() -> str:
 def train_adapter(texts: Sequence[str], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
                   epochs: int = EPOCHS, rank: int = RANK, seed: int = 0, progress=None, device: str | None = None,
                   model_path: Path | None = None, pairs: Sequence[tuple[int, int]] = (),
-                  invariance: float = 0.0) -> EncoderAdapter:
+                  invariance: float = 0.0, pairing: str = "benign") -> EncoderAdapter:
     """Fit the adapter on normalised ``texts`` with integer ``labels``; ``progress(epoch, loss)`` is
     called after each epoch.  ``pairs`` (i, j) of rows that should embed alike (a benign prompt and
-    its counterfactual copy), pulled together with weight ``invariance``."""
+    its counterfactual copy), pulled together with weight ``invariance``; ``pairing`` names which
+    prompts they pair (train_semantic.counterfactual_pairs), recorded in the metadata."""
     model_path = model_path or _default_model_path()
     ids = [e.ids for e in load_tokenizer(model_path).encode_batch(list(texts))]
     return fit_adapter(ids, labels, n_classes, layers, pooling, epochs, rank, seed, progress, device, model_path,
-                       pairs, invariance)
+                       pairs, invariance, pairing)
 
 
 def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
                 epochs: int = EPOCHS, rank: int = RANK, seed: int = 0, progress=None, device: str | None = None,
                 model_path: Path | None = None, pairs: Sequence[tuple[int, int]] = (),
-                invariance: float = 0.0) -> EncoderAdapter:
+                invariance: float = 0.0, pairing: str = "benign") -> EncoderAdapter:
     """:func:`train_adapter` on token ids already computed.  The adapter and the throw-away
     classifier are initialised on the CPU and the batches drawn by numpy, so a GPU run starts from
     the same numbers and sees the same batches as a CPU run; only the arithmetic differs."""
@@ -150,6 +151,8 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
     metadata = {"version": ADAPTER_VERSION, "rank": str(rank), "layers": str(layers), "pooling": pooling,
                 "epochs": str(epochs), "examples": str(len(ids)), "device": str(torch.device(device).type),
                 "invariance": repr(float(invariance)), "pairs": str(len(pairs) if invariance else 0)}
+    if pairing != "benign":  # train_semantic pairs its fold adapters' rows as the adapter's were; older files lack it
+        metadata["pairing"] = pairing
     return EncoderAdapter(tensors, ALPHA / rank, metadata)
 
 
@@ -215,10 +218,8 @@ def _fit_and_save(job) -> str:
 
     rows, labels, pairs, path, epochs, device, invariance, pairing = job
     adapter = train_adapter(rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device, pairs=pairs,
-                            invariance=invariance,
+                            invariance=invariance, pairing=pairing,
                             progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
-    if pairing != "benign":  # train_semantic reads it to pair its fold adapters' rows the same way
-        adapter.metadata["pairing"] = pairing
     path.parent.mkdir(parents=True, exist_ok=True)
     adapter.save(path)
     return f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)"

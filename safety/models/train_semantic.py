@@ -317,10 +317,8 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
         if found.is_file():
             return EncoderAdapter.load(found)
     adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
-                            epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance,
+                            epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance, pairing=pairing,
                             progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
-    if pairing != "benign":
-        adapter.metadata["pairing"] = pairing
     cache.mkdir(parents=True, exist_ok=True)
     adapter.save(path)
     return adapter
