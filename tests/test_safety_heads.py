@@ -191,6 +191,10 @@ def test_prompts_added_later_keep_the_earlier_folds_and_never_enter_an_earlier_f
         assert not seen & {t for t, key in zip(texts, keys) if key in new_keys}
     again = fold_splits(texts, labels, groups, 3, earlier, new)  # deterministic
     assert all((a[1] == b[1]).all() for a, b in zip(splits, again))
+    # The earlier rows are paired as the adapter's were: "non-hate" also pairs unsafe prompts with their copies.
+    copies = dict(kw, augment=True)
+    benign = set(EarlierFolds.of(old, folds=3, **copies).pairs)
+    assert benign and benign < set(EarlierFolds.of(old, folds=3, pairing="non-hate", **copies).pairs)
 
 
 def test_the_threshold_rule_counts_the_pending_prompts_train_half_once_each_and_never_their_held_out_half(tmp_path):

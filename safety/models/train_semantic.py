@@ -256,12 +256,13 @@ class EarlierFolds:
     fold_of: dict[str, int]
 
     @classmethod
-    def of(cls, prompts_file: Path, folds: int = FOLDS, **examples) -> "EarlierFolds":
+    def of(cls, prompts_file: Path, folds: int = FOLDS, pairing: str = PAIRING, **examples) -> "EarlierFolds":
+        """``pairing``: as the adapter was fitted (its fold adapters' pairs are taken the same way)."""
         texts, labels, groups, original = training_examples(prompts_file=prompts_file, **examples)
         splits = fold_splits(texts, labels, groups, folds)
         keys = group_keys(groups, prompts_file)
         fold_of = {keys[i]: k for k, (_, test) in enumerate(splits) for i in test}
-        return cls(texts, labels, counterfactual_pairs(labels, groups, original), splits, fold_of)
+        return cls(texts, labels, counterfactual_pairs(labels, groups, original, pairing), splits, fold_of)
 
 
 def counterfactual_pairs(labels: list[str], groups: list[str], original: list[bool],
@@ -498,7 +499,7 @@ def main(argv: list[str] | None = None) -> None:
                            adapter_invariance=float(adapter.metadata.get("invariance", 0)) if adapter else 0.0,
                            adapter_pairs=counterfactual_pairs(labels, groups, original, pairing) if adapter else (),
                            adapter_pairing=pairing,
-                           earlier=EarlierFolds.of(args.adapter_prompts, args.folds, external=external,
+                           earlier=EarlierFolds.of(args.adapter_prompts, args.folds, pairing, external=external,
                                                    ailuminate_path=args.ailuminate, augment=not args.no_augment,
                                                    counterfactual=not args.no_counterfactual, buried=args.buried,
                                                    styled=args.styled)  # fitted with the same --styled as the heads (train_encoder)
