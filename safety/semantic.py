@@ -421,10 +421,12 @@ class LexicalHead:
 
 
 class LinearHeads:
-    """Linear heads over the embedding: P(category | prompt) per category.
+    """Heads over the embedding: P(category | prompt) per category, linear in the embedding or, with
+    ``hidden`` (W, b), in one ReLU layer of it, ``max(0, x @ W + b)`` (heads-v19; the name stayed when
+    the layer came, since heads files and callers use it; safety/README.md, "Heads").
 
     ``link="sigmoid"``: one independent logistic regression per category (one-vs-rest).
-    ``link="softmax"``: one multinomial logistic regression whose classes are the categories and
+    ``link="softmax"``: one multinomial model (a logistic regression, or the network) whose classes are the categories and
     ``"safe"``; a category's score is its probability against "safe" alone, P(c) / (P(c) + P(safe)),
     and the "safe" column is P(safe).
     With a ``lexical`` head (softmax only) the score is ``(1 - w) * embedding + w * lexical``,
@@ -438,7 +440,7 @@ class LinearHeads:
     def __init__(self, categories: Sequence[str], coef: np.ndarray, intercept: np.ndarray, version: str = "",
                  link: str = "sigmoid", lexical: LexicalHead | None = None, lexical_weight: float = 0.5,
                  encoder_layers: int = MINILM_LAYERS, pooling: str = "mean", encoder_adapter: str | Path = "",
-                 adapter_sha1: str = "") -> None:
+                 adapter_sha1: str = "", hidden: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if link not in ("sigmoid", "softmax"):
             raise ValueError(f"link must be sigmoid or softmax, not {link!r}")
         if lexical is not None and link != "softmax":
@@ -454,6 +456,9 @@ class LinearHeads:
         self.pooling = pooling
         self.encoder_adapter = str(encoder_adapter)
         self.adapter_sha1 = adapter_sha1
+        self.hidden = None if hidden is None else (np.asarray(hidden[0], np.float32), np.asarray(hidden[1], np.float32))
+        if self.hidden is not None and self.hidden[0].shape[1] != self.coef.shape[1]:
+            raise ValueError(f"hidden layer has {self.hidden[0].shape[1]} units, the heads read {self.coef.shape[1]}")
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_HEADS) -> "LinearHeads":
@@ -472,7 +477,8 @@ class LinearHeads:
                            lexical=lexical, lexical_weight=float(z["lexical_weight"]) if lexical else 0.5,
                            encoder_layers=layers, pooling=pooling,
                            encoder_adapter=Path(path).parent / adapter if adapter else "",  # beside the heads file
-                           adapter_sha1=str(z["adapter_sha1"]) if adapter else "")
+                           adapter_sha1=str(z["adapter_sha1"]) if adapter else "",
+                           hidden=(z["hidden_coef"], z["hidden_intercept"]) if "hidden_coef" in z.files else None)
         except (OSError, KeyError, ValueError) as exc:
             raise ClassifierLoadError(f"cannot load semantic heads from {path}: {exc}") from None
 
@@ -482,6 +488,8 @@ class LinearHeads:
                       pooling=np.array(self.pooling))
         if self.encoder_adapter:
             arrays.update(encoder_adapter=np.array(Path(self.encoder_adapter).name), adapter_sha1=np.array(self.adapter_sha1))
+        if self.hidden is not None:  # files without it read as linear heads: heads-v18 and before stay bit-identical
+            arrays.update(hidden_coef=self.hidden[0], hidden_intercept=self.hidden[1])
         if self.lexical is not None:
             arrays.update(lexical_vocabulary=np.array(self.lexical.vocabulary), lexical_idf=self.lexical.idf,
                           lexical_coef=self.lexical.coef, lexical_intercept=self.lexical.intercept,
@@ -516,6 +524,8 @@ class LinearHeads:
         (that column is 0).  A score says "more c than safe"; when P(safe) is small every
         category passes that, and the share says which harms the heads actually see.  None for
         sigmoid heads (independent categories have no shares)."""
+        if self.hidden is not None:
+            embeddings = np.maximum(embeddings @ self.hidden[0] + self.hidden[1], 0.0)
         logits = embeddings @ self.coef.T + self.intercept
         out = self._link(logits)
         mix = _softmax(logits) if self.link == "softmax" else None

@@ -85,10 +85,30 @@ def test_heads_fitted_with_a_nullspace_cannot_read_those_directions():
     others = [c for c in CLASSES if c != "hate"]
     # "hate" rides on the "identity" axis alone; every other class appears too, as in real training data.
     labels = ["hate" if row[3] > 0.8 else others[i % len(others)] for i, row in enumerate(x)]
-    plain = fit_heads(x, labels)
-    blind = fit_heads(x, labels, nullspace=identity[None, :])
+    plain = fit_heads(x, labels, hidden_units=0)
+    blind = fit_heads(x, labels, nullspace=identity[None, :], hidden_units=0)
     assert abs(plain.coef[CLASSES.index("hate"), 3]) > 1.0  # without it the head reads the axis
     assert np.allclose(blind.coef @ identity, 0.0, atol=1e-6)
     moved = x + 5.0 * identity  # naming someone moves the embedding along the direction: no score changes
+    assert np.allclose(blind.predict_proba(x), blind.predict_proba(moved), atol=1e-6)
+    assert not np.allclose(plain.predict_proba(x), plain.predict_proba(moved), atol=1e-3)
+
+
+def test_a_hidden_layer_head_fitted_with_a_nullspace_cannot_read_those_directions():
+    import numpy as np
+
+    from safety.models.train_semantic import CLASSES, fit_heads
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 16))
+    identity = np.zeros(16)
+    identity[3] = 1.0
+    others = [c for c in CLASSES if c != "hate"]
+    labels = ["hate" if row[3] > 0.8 else others[i % len(others)] for i, row in enumerate(x)]
+    plain = fit_heads(x, labels, hidden_units=32)
+    blind = fit_heads(x, labels, nullspace=identity[None, :], hidden_units=32)
+    assert blind.hidden is not None and blind.hidden[0].shape == (16, 32) and blind.coef.shape == (len(CLASSES), 32)
+    assert np.allclose(identity @ blind.hidden[0], 0.0, atol=1e-6)  # the ReLU layer's input weights lose the direction
+    moved = x + 5.0 * identity
     assert np.allclose(blind.predict_proba(x), blind.predict_proba(moved), atol=1e-6)
     assert not np.allclose(plain.predict_proba(x), plain.predict_proba(moved), atol=1e-3)

@@ -94,6 +94,72 @@ def test_blend_is_the_weighted_mean_and_needs_the_texts(tmp_path):
     assert np.allclose(again.predict_proba(emb, texts), heads.predict_proba(emb, texts), atol=1e-6)
 
 
+def test_a_hidden_layer_head_is_the_relu_network_and_survives_a_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    w1, b1 = rng.normal(size=(8, 5)), rng.normal(size=5)
+    heads = LinearHeads(CLASSES, rng.normal(size=(3, 5)), rng.normal(size=3), link="softmax", hidden=(w1, b1),
+                        lexical=tiny_heads().lexical, lexical_weight=0.25)
+    emb = rng.normal(size=(4, 8)).astype(np.float32)
+    texts = ["selling heroin", "a gang shooting a rival", "kids flying kites", "a chef"]
+    linear = LinearHeads(CLASSES, heads.coef, heads.intercept, link="softmax")
+    expected = 0.75 * linear.predict_proba(np.maximum(emb @ w1 + b1, 0)) + 0.25 * heads._link(heads.lexical.logits(texts))
+    assert np.allclose(heads.predict_proba(emb, texts), expected, atol=1e-5)
+    heads.save(tmp_path / "h.npz")
+    again = LinearHeads.load(tmp_path / "h.npz")
+    assert again.hidden is not None and np.allclose(again.predict_proba(emb, texts), heads.predict_proba(emb, texts), atol=1e-6)
+    tiny_heads().save(tmp_path / "linear.npz")  # linear heads write no hidden layer and read back linear
+    with np.load(tmp_path / "linear.npz") as z:
+        assert "hidden_coef" not in z.files
+    assert LinearHeads.load(tmp_path / "linear.npz").hidden is None
+    with pytest.raises(ValueError, match="units"):
+        LinearHeads(CLASSES, rng.normal(size=(3, 6)), rng.normal(size=3), link="softmax", hidden=(w1, b1))
+
+
+def test_fit_heads_hidden_layer_matches_sklearns_network():
+    from sklearn.neural_network import MLPClassifier
+
+    from safety.models.train_semantic import CLASSES as ALL, HIDDEN_EPOCHS, fit_heads
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(220, 12)).astype(np.float32)
+    labels = [ALL[i % len(ALL)] for i in range(len(x))]
+    x[np.arange(len(x)), [i % 12 for i in range(len(x))]] += 3.0  # each class leans on one axis
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nets = [MLPClassifier((16,), alpha=1e-3, max_iter=HIDDEN_EPOCHS, batch_size=len(x), random_state=seed).fit(
+            x, [ALL.index(label) for label in labels]) for seed in (0, 1)]
+
+    def expected(logits):
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        safe = ALL.index("safe")
+        out = p / (p + p[:, [safe]])  # each category against "safe" alone
+        out[:, safe] = p[:, safe]
+        return out
+
+    def net_logits(net):
+        return np.maximum(x @ net.coefs_[0] + net.intercepts_[0], 0) @ net.coefs_[1] + net.intercepts_[1]
+
+    one = fit_heads(x, labels, hidden_units=16, hidden_alpha=1e-3)
+    assert np.allclose(one.predict_proba(x), expected(net_logits(nets[0])), atol=1e-4)
+    assert np.allclose(expected(net_logits(nets[0])), _against_safe(nets[0].predict_proba(x)), atol=1e-5)
+    # Two seeds: one network of 32 units whose logits are the two networks' mean.
+    two = fit_heads(x, labels, hidden_units=16, hidden_alpha=1e-3, hidden_seeds=2)
+    assert two.hidden[0].shape == (12, 32)
+    assert np.allclose(two.predict_proba(x), expected((net_logits(nets[0]) + net_logits(nets[1])) / 2), atol=1e-4)
+
+
+def _against_safe(p):
+    from safety.models.train_semantic import CLASSES as ALL
+
+    safe = ALL.index("safe")
+    out = p / (p + p[:, [safe]])
+    out[:, safe] = p[:, safe]
+    return out
+
+
 def test_bundled_heads_carry_the_lexical_part_and_a_broken_file_is_a_clear_error(tmp_path):
     heads = LinearHeads.load(DEFAULT_HEADS)
     assert heads.lexical is not None and 0 < heads.lexical_weight < 1

@@ -1,6 +1,7 @@
-"""Reproduce safety/models/semantic_heads.npz: a multinomial logistic regression (the ten video
-categories and "safe") on all-MiniLM-L6-v2 embeddings of the normalised training prompts, taken
-after its first ENCODER_LAYERS layers and pooled by POOLING, blended with one on TF-IDF word uni- and
+"""Reproduce safety/models/semantic_heads.npz: a classifier of the ten video categories and "safe"
+(a one-hidden-layer ReLU network since heads-v19, a multinomial logistic regression before) on
+all-MiniLM-L6-v2 embeddings of the normalised training prompts, taken after its first ENCODER_LAYERS
+layers and pooled by POOLING, blended with a multinomial logistic regression on TF-IDF word uni- and
 bigrams.  The embeddings come from the encoder fine-tuned by safety.models.train_encoder (the
 bundled adapter, since heads-v17; ``--no-adapter``: the plain encoder).
 
@@ -40,8 +41,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 
 from safety.adversarial import AUGMENTATION_SYNONYMS, obfuscate, substitute_synonyms
 from safety.dataset import (AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, PENDING_PROMPTS_FILE, PROMPTS_FILE, hash_bucket, load_ailuminate,
@@ -56,7 +61,7 @@ from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdap
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
               "real_person_likeness", "deceptive_footage"]
 CLASSES = CATEGORIES + ["safe"]
-VERSION = "heads-v18"
+VERSION = "heads-v19"
 # Mean-pooled states after MiniLM's third layer, not its sixth (the sentence embedding): out-of-fold
 # recall at 3 % benign 92.7 % against 87.7 % (layers 2 / 4: 92.3 / 92.9 %), and half the encoder's
 # time.  The last layers are trained for paraphrase similarity, which blurs the exact words (a
@@ -101,6 +106,13 @@ LEXICAL_BLIND = True
 # 1st percentile, so 99 % of training rows read as under plain L2) "a man" scores 0.12 and out-of-fold
 # recall at the 3 % rule went from 92.6 to 92.9 % (stop 22, heads-v18).
 LEXICAL_NORM_FLOOR = 0.01
+# The embedding head: one hidden ReLU layer of HIDDEN_UNITS (0: a logistic regression, heads-v18 and
+# before), L2 HIDDEN_ALPHA, HIDDEN_EPOCHS passes of Adam, HIDDEN_SEEDS networks averaged.  Stop 23, out-of-fold
+# on the training data: heads alone at 3 % benign 92.5 % against 91.5 % for the logistic regression (256
+# units, alpha 1e-3; 1e-2 and 512 units 92.5 %, 1e-1 91.7 %, three seeds 92.5 %); the whole filter 93.2 % at
+# 0.54 against 93.0 % at 0.48; round 12 (written blind, unseen by both) 86.7 % against 82.8 % at the same
+# 4.4 % false refusal.  Stop 15 had measured an MLP at 85.0 % on the plain encoder and less data.
+HIDDEN_UNITS, HIDDEN_ALPHA, HIDDEN_EPOCHS, HIDDEN_SEEDS = 256, 1e-3, 60, 1
 # Which prompts the encoder adapter's invariance term pairs with their counterfactual copies
 # (train_encoder): "benign" (heads-v17) or "non-hate", every prompt but hate, whose copies can change
 # what it is about.
@@ -160,21 +172,44 @@ def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None
               version: str = VERSION, lexical_C: float = LEXICAL_C, lexical_weight: float = LEXICAL_WEIGHT,
               encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING, adapter: EncoderAdapter | None = None,
               adapter_file: Path | str = "", nullspace: np.ndarray | None = None,
-              lexical_blind: list[str] | tuple[str, ...] = (), lexical_norm_floor: float = LEXICAL_NORM_FLOOR) -> LinearHeads:
+              lexical_blind: list[str] | tuple[str, ...] = (), lexical_norm_floor: float = LEXICAL_NORM_FLOOR,
+              hidden_units: int = HIDDEN_UNITS, hidden_alpha: float = HIDDEN_ALPHA, hidden_seeds: int = HIDDEN_SEEDS) -> LinearHeads:
     """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in.
     ``adapter``: the fine-tuned encoder the embeddings came from (saved as ``adapter_file``).
     ``nullspace``: orthonormal rows (directions) the embedding head must not read: it is fitted on
     the embeddings with them projected out, and its weights along them are zeroed, so at inference
     it reads the plain embedding and the heads file needs nothing new.  ``lexical_blind``: words the
     TF-IDF head may not read (``identity_words()``); ``lexical_norm_floor``: LexicalHead.fit's
-    ``norm_floor_quantile``."""
+    ``norm_floor_quantile``.  ``hidden_units``: the embedding head is a one-hidden-layer ReLU network
+    (sklearn's MLPClassifier, L2 ``hidden_alpha``, HIDDEN_EPOCHS epochs, seed 0) instead of a logistic
+    regression (``C``); 0: the logistic regression (heads-v18 and before).  ``hidden_seeds``: that many
+    networks (seeds 0, 1, ...) averaged in their logits."""
     y = np.array([CLASSES.index(label) for label in labels])
-    clf = LogisticRegression(C=C, max_iter=5000)
-    clf.fit(_project_out(embeddings, nullspace), y)
-    coef = _project_out(clf.coef_, nullspace)
+    hidden = None
+    if hidden_units:
+        nets = []
+        for seed in range(hidden_seeds):
+            clf = MLPClassifier((hidden_units,), alpha=hidden_alpha, max_iter=HIDDEN_EPOCHS,
+                                batch_size=min(256, len(y)), random_state=seed)
+            with warnings.catch_warnings():  # a fixed number of epochs is the recipe, not a failure to converge
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                nets.append(clf.fit(_project_out(embeddings, nullspace), y))
+        # Networks averaged in their logits are one network with their hidden units side by side and
+        # their output weights divided by their number.  The ReLU layer's input weights lose the
+        # identity directions, as the linear head's do below.
+        w = np.hstack([net.coefs_[0] for net in nets])
+        hidden = (_project_out(w.T, nullspace).T, np.concatenate([net.intercepts_[0] for net in nets]))
+        coef = np.hstack([net.coefs_[1].T for net in nets]) / len(nets)
+        intercept = np.mean([net.intercepts_[1] for net in nets], axis=0)
+    else:
+        clf = LogisticRegression(C=C, max_iter=5000)
+        clf.fit(_project_out(embeddings, nullspace), y)
+        coef, intercept = _project_out(clf.coef_, nullspace), clf.intercept_
+    if list(clf.classes_) != list(range(len(CLASSES))):
+        raise ValueError(f"every class needs a training example; got {sorted({CLASSES[i] for i in clf.classes_})}")
     lexical = (LexicalHead.fit(texts, y, C=lexical_C, blind=lexical_blind, norm_floor_quantile=lexical_norm_floor)
                if texts is not None and lexical_weight > 0 else None)
-    return LinearHeads(CLASSES, coef, clf.intercept_, version=version, link="softmax",
+    return LinearHeads(CLASSES, coef, intercept, version=version, link="softmax", hidden=hidden,
                        lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
                        encoder_adapter=adapter_file if adapter is not None else "",
                        adapter_sha1=adapter.sha1 if adapter is not None else "")
@@ -330,7 +365,8 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
                adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
                lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None,
                adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0, adapter_pairing: str = "benign",
-               earlier: EarlierFolds | None = None, lexical_norm_floor: float = LEXICAL_NORM_FLOOR) -> list[Fold]:
+               earlier: EarlierFolds | None = None, lexical_norm_floor: float = LEXICAL_NORM_FLOOR,
+               hidden_units: int = HIDDEN_UNITS, hidden_alpha: float = HIDDEN_ALPHA, hidden_seeds: int = HIDDEN_SEEDS) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
@@ -352,7 +388,8 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
             emb = embedder.encode(texts)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
                           encoder_layers=encoder_layers, pooling=pooling, adapter=adapter, nullspace=nullspace,
-                          lexical_blind=lexical_blind, lexical_norm_floor=lexical_norm_floor)
+                          lexical_blind=lexical_blind, lexical_norm_floor=lexical_norm_floor,
+                          hidden_units=hidden_units, hidden_alpha=hidden_alpha, hidden_seeds=hidden_seeds)
         out.append(Fold(heads, test, emb, embedder))
     return out
 
@@ -443,7 +480,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lexical-norm-floor", type=float, default=LEXICAL_NORM_FLOOR,
                     help="quantile of the training rows' TF-IDF lengths below which a row is not scaled up (0: plain L2)")
     ap.add_argument("--ailuminate", type=Path, default=AILUMINATE_FILE)
-    ap.add_argument("--C", type=float, default=4.0)
+    ap.add_argument("--C", type=float, default=4.0, help="strength of the logistic-regression embedding head (--hidden-units 0)")
+    ap.add_argument("--hidden-units", type=int, default=HIDDEN_UNITS,
+                    help="units of the embedding head's hidden ReLU layer (0: a logistic regression, heads-v18 and before)")
+    ap.add_argument("--hidden-alpha", type=float, default=HIDDEN_ALPHA, help="L2 penalty of the hidden-layer head")
+    ap.add_argument("--hidden-seeds", type=int, default=HIDDEN_SEEDS, help="hidden-layer networks averaged (seeds 0, 1, ...)")
     ap.add_argument("--layers", type=int, default=ENCODER_LAYERS, choices=range(1, MINILM_LAYERS + 1),
                     help="MiniLM layers the embedding passes through (6: the sentence embedding)")
     ap.add_argument("--pooling", default=POOLING, choices=POOLINGS, help="how the token states are pooled")
@@ -487,12 +528,14 @@ def main(argv: list[str] | None = None) -> None:
     blind = identity_words() if args.lexical_blind else ()
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight, nullspace=nullspace,
                       lexical_blind=blind, lexical_norm_floor=args.lexical_norm_floor,
+                      hidden_units=args.hidden_units, hidden_alpha=args.hidden_alpha, hidden_seeds=args.hidden_seeds,
                       encoder_layers=args.layers, pooling=args.pooling, adapter=adapter, adapter_file=args.adapter)
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
         folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight, nullspace=nullspace,
                            lexical_blind=blind, lexical_norm_floor=args.lexical_norm_floor,
+                           hidden_units=args.hidden_units, hidden_alpha=args.hidden_alpha, hidden_seeds=args.hidden_seeds,
                            encoder_layers=args.layers, pooling=args.pooling,
                            adapter_cache=args.fold_cache if adapter else None,
                            adapter_epochs=int(adapter.metadata.get("epochs", 0)) or None if adapter else None,
