@@ -38,10 +38,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
