@@ -73,18 +73,28 @@ def test_training_examples_keep_labels_and_groups_for_the_copies():
     assert any(t.startswith("footage of") for t, o in zip(texts, original) if not o)
 
 
-def test_heads_fitted_with_a_nullspace_cannot_read_those_directions():
+def _hate_on_an_identity_axis():
+    """Embeddings, the identity axis and labels where "hate" rides on that axis alone; every other
+    class appears too, as in real training data."""
     import numpy as np
 
-    from safety.models.train_semantic import CLASSES, fit_heads
+    from safety.models.train_semantic import CLASSES
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(240, 16))
     identity = np.zeros(16)
     identity[3] = 1.0
     others = [c for c in CLASSES if c != "hate"]
-    # "hate" rides on the "identity" axis alone; every other class appears too, as in real training data.
     labels = ["hate" if row[3] > 0.8 else others[i % len(others)] for i, row in enumerate(x)]
+    return x, identity, labels
+
+
+def test_heads_fitted_with_a_nullspace_cannot_read_those_directions():
+    import numpy as np
+
+    from safety.models.train_semantic import CLASSES, fit_heads
+
+    x, identity, labels = _hate_on_an_identity_axis()
     plain = fit_heads(x, labels, hidden_units=0)
     blind = fit_heads(x, labels, nullspace=identity[None, :], hidden_units=0)
     assert abs(plain.coef[CLASSES.index("hate"), 3]) > 1.0  # without it the head reads the axis
@@ -99,12 +109,7 @@ def test_a_hidden_layer_head_fitted_with_a_nullspace_cannot_read_those_direction
 
     from safety.models.train_semantic import CLASSES, fit_heads
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(240, 16))
-    identity = np.zeros(16)
-    identity[3] = 1.0
-    others = [c for c in CLASSES if c != "hate"]
-    labels = ["hate" if row[3] > 0.8 else others[i % len(others)] for i, row in enumerate(x)]
+    x, identity, labels = _hate_on_an_identity_axis()
     plain = fit_heads(x, labels, hidden_units=32)
     blind = fit_heads(x, labels, nullspace=identity[None, :], hidden_units=32)
     assert blind.hidden is not None and blind.hidden[0].shape == (16, 32) and blind.coef.shape == (len(CLASSES), 32)

@@ -184,19 +184,19 @@ def main(argv: list[str] | None = None) -> None:
     styled = STYLED if args.styled is None else args.styled
     texts, labels, groups, original = training_examples(not args.no_external, styled=styled)
     pairs = counterfactual_pairs(labels, groups, original, args.pairing)
-    jobs = [(None, texts, labels, pairs, args.output)]
+    jobs = [(texts, labels, pairs, args.output)]
     if args.folds:
         for k, (train, _test) in enumerate(fold_splits(texts, labels, groups, FOLDS)):
             rows, row_labels = [texts[i] for i in train], [labels[i] for i in train]
             path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, args.invariance,
                                      args.pairing)
             if not path.is_file():
-                jobs.append((k, rows, row_labels, pairs_within(pairs, train), path))
+                jobs.append((rows, row_labels, pairs_within(pairs, train), path))
     with Progress() as bar:
         task = bar.add_task("fine-tuning MiniLM (LoRA)", total=len(jobs))
         fits = [(rows, [CLASSES.index(label) for label in row_labels], row_pairs, path, args.epochs, args.device, args.invariance,
                  args.pairing)
-                for _fold, rows, row_labels, row_pairs, path in jobs]
+                for rows, row_labels, row_pairs, path in jobs]
         if args.workers > 1:
             # One process per adapter, side by side: a step of so small a model is bound by launching
             # its kernels, not by the GPU (stop 22: eleven adapters in 215 s on one H100, eleven at once).

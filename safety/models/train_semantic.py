@@ -186,13 +186,13 @@ def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None
     y = np.array([CLASSES.index(label) for label in labels])
     hidden = None
     if hidden_units:
-        nets = []
+        x, nets = _project_out(embeddings, nullspace), []
         for seed in range(hidden_seeds):
             clf = MLPClassifier((hidden_units,), alpha=hidden_alpha, max_iter=HIDDEN_EPOCHS,
                                 batch_size=min(256, len(y)), random_state=seed)
             with warnings.catch_warnings():  # a fixed number of epochs is the recipe, not a failure to converge
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                nets.append(clf.fit(_project_out(embeddings, nullspace), y))
+                nets.append(clf.fit(x, y))
         # Networks averaged in their logits are one network with their hidden units side by side and
         # their output weights divided by their number.  The ReLU layer's input weights lose the
         # identity directions, as the linear head's do below.
