@@ -234,3 +234,52 @@ def test_adapters_fitted_side_by_side_are_the_ones_fitted_one_after_another(tmp_
         _fit_and_save((*job[:3], tmp_path / f"s{k}.safetensors", *job[4:]))
     assert parallel == [EncoderAdapter.load(tmp_path / f"s{k}.safetensors").sha1 for k in (3, 4)]
     assert parallel[0] != parallel[1]
+
+
+def test_rows_pooled_in_runs_of_similar_length_are_one_padded_batch():
+    """Training pools a step's rows in runs padded to their own longest row: the same embeddings."""
+    import torch
+
+    from safety.models.train_encoder import pool_by_length
+    from safety.semantic import load_tokenizer, pad_batch
+
+    texts = ["a dog", "a chef cutting vegetables with a knife on a wooden board in a busy kitchen", "rain",
+             "kids flying kites at the beach on a windy afternoon", "a man kicking a dog in a yard", "snow falling"]
+    rows = [e.ids for e in load_tokenizer(_default_model_path()).encode_batch(texts)]
+    model = _Pooled(_default_model_path(), 2, "mean+max")
+    with torch.no_grad():
+        whole = model(*(torch.from_numpy(a) for a in pad_batch(rows)))
+        in_runs = pool_by_length(model, rows, "cpu", runs=3)
+    assert in_runs.shape == whole.shape
+    assert torch.allclose(in_runs, whole, atol=1e-5)
+
+
+def test_a_fit_cut_short_resumes_from_its_checkpoint_to_the_uncut_adapter(tmp_path):
+    """`train_encoder` saves each epoch; a rerun goes on from there and ends where an uncut fit ends.
+    A checkpoint made from other rows is not resumed."""
+    from safety.models.train_encoder import train_adapter
+
+    texts = ["a gang beating a man", "a chef beating eggs", "a man kicking a dog", "kids kicking a ball",
+             "a gay man kicking a ball", "a straight man kicking a ball"]
+    y, pairs = [0, 1, 0, 1, 1, 1], [(3, 4), (3, 5)]
+    fit = dict(layers=1, pooling="mean+max", epochs=3, device="cpu", pairs=pairs, invariance=4.0)
+    uncut = train_adapter(texts, y, 2, **fit)
+
+    class Cut(Exception):
+        pass
+
+    def cut_after_first(epoch, loss):
+        if epoch == 0:
+            raise Cut
+
+    checkpoint = tmp_path / "a.partial.pt"
+    with pytest.raises(Cut):
+        train_adapter(texts, y, 2, checkpoint=checkpoint, progress=cut_after_first, **fit)
+    assert checkpoint.is_file()
+    seen = []
+    resumed = train_adapter(texts, y, 2, checkpoint=checkpoint, progress=lambda e, loss: seen.append(e), **fit)
+    assert seen == [1, 2] and resumed.sha1 == uncut.sha1
+
+    other = train_adapter(texts[:4], y[:4], 2, checkpoint=checkpoint, progress=lambda e, loss: seen.append(e),
+                          **{**fit, "pairs": []})
+    assert seen == [1, 2, 0, 1, 2] and other.sha1 != uncut.sha1

@@ -20,18 +20,22 @@ seeded: the adapter's start and its batches are drawn on the CPU, so a GPU run (
 default cuda when torch sees one) sees the same batches as a CPU run; only the arithmetic
 differs, so the bits of the adapter depend on the machine.  ``--folds`` also fits the adapter
 without each of train_semantic's folds into the cache its ``--threshold`` reads (eleven
-adapters: minutes on a GPU, hours on two CPU cores).
+adapters: minutes on a GPU, about four hours on two CPU cores).  Each fit keeps a checkpoint beside its
+output after every epoch (``*.partial.pt``), so a run cut short goes on where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from safety.atomic import write_atomic
 from safety.semantic import EncoderAdapter, _default_model_path, _Pooled, embedding_dim, load_tokenizer, pad_batch
 
 ADAPTER_FILE = Path(__file__).with_name("encoder_lora.safetensors")
@@ -39,6 +43,10 @@ RANK, ALPHA = 8, 16.0
 EPOCHS, BATCH, LR, HEAD_LR = 3, 32, 1e-3, 1e-2
 ADAPTER_VERSION = "minilm-lora-v1"
 INVARIANCE = 8.0  # weight of the counterfactual pairing term (fit_adapter); 0 fails `skyseal audit gate`
+# A step's rows run as this many padded runs of similar length: prompts average 18 tokens while a
+# random step's longest is ~49, so one padded batch spends most of its work on padding (stop 24, two
+# CPU cores: 0.55 s a step against 1.29 s).
+LENGTH_RUNS = 4
 _TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
             "intermediate.dense", "output.dense")
 
@@ -69,6 +77,20 @@ def _lora_modules(torch, bert, rank: int):
     return wrapped
 
 
+def pool_by_length(model, rows: Sequence[Sequence[int]], device: str, runs: int = LENGTH_RUNS):
+    """The pooled embeddings of token-id ``rows``, in their order, computed in ``runs`` padded runs of
+    rows of similar length.  Padding is masked out of attention and pooling, so this is one padded
+    batch's result (to float rounding) for a fraction of its work."""
+    import torch
+
+    order = np.argsort([len(r) for r in rows], kind="stable")
+    parts = []
+    for run in np.array_split(order, min(runs, len(rows))):
+        ids, mask = (torch.from_numpy(a).to(device) for a in pad_batch([rows[i] for i in run]))
+        parts.append(model(ids, mask))
+    return torch.cat(parts)[torch.from_numpy(np.argsort(order)).to(device)]
+
+
 def default_device() -> str:
     """A GPU when torch sees one: eleven adapters (ten folds and the final one) take minutes on one
     GPU and hours on two CPU cores (stop 18: one epoch of one adapter, over ten minutes)."""
@@ -80,24 +102,31 @@ def default_device() -> str:
 def train_adapter(texts: Sequence[str], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
                   epochs: int = EPOCHS, rank: int = RANK, seed: int = 0, progress=None, device: str | None = None,
                   model_path: Path | None = None, pairs: Sequence[tuple[int, int]] = (),
-                  invariance: float = 0.0, pairing: str = "benign") -> EncoderAdapter:
+                  invariance: float = 0.0, pairing: str = "benign", checkpoint: Path | None = None) -> EncoderAdapter:
     """Fit the adapter on normalised ``texts`` with integer ``labels``; ``progress(epoch, loss)`` is
     called after each epoch.  ``pairs`` (i, j) of rows that should embed alike (a benign prompt and
     its counterfactual copy), pulled together with weight ``invariance``; ``pairing`` names which
-    prompts they pair (train_semantic.counterfactual_pairs), recorded in the metadata."""
+    prompts they pair (train_semantic.counterfactual_pairs), recorded in the metadata.  With
+    ``checkpoint`` the fit is saved there after each epoch and resumed from it (see fit_adapter)."""
     model_path = model_path or _default_model_path()
     ids = [e.ids for e in load_tokenizer(model_path).encode_batch(list(texts))]
     return fit_adapter(ids, labels, n_classes, layers, pooling, epochs, rank, seed, progress, device, model_path,
-                       pairs, invariance, pairing)
+                       pairs, invariance, pairing, checkpoint)
 
 
 def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
                 epochs: int = EPOCHS, rank: int = RANK, seed: int = 0, progress=None, device: str | None = None,
                 model_path: Path | None = None, pairs: Sequence[tuple[int, int]] = (),
-                invariance: float = 0.0, pairing: str = "benign") -> EncoderAdapter:
+                invariance: float = 0.0, pairing: str = "benign", checkpoint: Path | None = None) -> EncoderAdapter:
     """:func:`train_adapter` on token ids already computed.  The adapter and the throw-away
     classifier are initialised on the CPU and the batches drawn by numpy, so a GPU run starts from
-    the same numbers and sees the same batches as a CPU run; only the arithmetic differs."""
+    the same numbers and sees the same batches as a CPU run; only the arithmetic differs.
+
+    ``checkpoint``: after each epoch the whole state of the fit (adapter, classifier, optimiser,
+    schedule, every random stream) is written there, and a fit that finds one made from the same
+    rows and recipe goes on from it, so a run cut short (on two CPU cores an adapter takes ~25
+    minutes) loses at most an epoch and ends where an uncut run would.  One made from other rows is
+    ignored and overwritten."""
     import torch
 
     device = device or default_device()
@@ -118,29 +147,57 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
     rng = np.random.default_rng(seed)
     pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
     pair_rng = np.random.default_rng(seed + 1)  # its own stream: without pairs the batches are as before
-    for epoch in range(epochs):
+    fingerprint = hashlib.sha1(repr((ADAPTER_VERSION, [list(map(int, r)) for r in ids], [int(v) for v in labels], n_classes,
+                                     layers, pooling, epochs, rank, seed, pairs.tolist(), float(invariance))).encode()).hexdigest()
+    done = 0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") == fingerprint:
+            done = state["epoch"]
+            for name, m in wrapped.items():
+                m.A.data.copy_(state["adapter"][name + ".A"])
+                m.B.data.copy_(state["adapter"][name + ".B"])
+            head.load_state_dict(state["head"])
+            optimiser.load_state_dict(state["optimiser"])
+            schedule.load_state_dict(state["schedule"])
+            rng.bit_generator.state, pair_rng.bit_generator.state = state["rng"], state["pair_rng"]
+            torch.set_rng_state(state["torch_rng"])
+            if device != "cpu" and "cuda_rng" in state:
+                torch.cuda.set_rng_state(state["cuda_rng"])
+    for epoch in range(done, epochs):
         model.train()
         total = torch.zeros((), device=device)
         order = rng.permutation(len(ids))
         for start in range(0, len(order), BATCH):
             chunk = order[start:start + BATCH]
-            batch_ids, mask = (torch.from_numpy(a).to(device) for a in pad_batch([ids[i] for i in chunk]))
-            # The pooled halves are unit length: scaled up, a linear layer can reach confident logits.
-            loss = torch.nn.functional.cross_entropy(head(model(batch_ids, mask) * 20), y[torch.from_numpy(chunk).to(device)])
+            rows = [ids[i] for i in chunk]
             if invariance and len(pairs):
+                pick = pairs[pair_rng.integers(0, len(pairs), BATCH)]
+                rows += [ids[i] for i in pick.T.ravel()]
+            pooled = pool_by_length(model, rows, device)
+            # The pooled halves are unit length: scaled up, a linear layer can reach confident logits.
+            loss = torch.nn.functional.cross_entropy(head(pooled[:len(chunk)] * 20), y[torch.from_numpy(chunk).to(device)])
+            if len(rows) > len(chunk):
                 # Counterfactual pairing (Garg et al. 2019, "Counterfactual fairness in text
                 # classification"): a benign prompt and its copy naming a group embed alike, so the
                 # adapter cannot learn identity words as a cue for harm (plain fine-tuning did, and
                 # failed `skyseal audit gate`).
-                pick = pairs[pair_rng.integers(0, len(pairs), BATCH)]
-                both, both_mask = (torch.from_numpy(a).to(device) for a in pad_batch([ids[i] for i in pick.T.ravel()]))
-                first, second = model(both, both_mask).chunk(2)
+                first, second = pooled[len(chunk):].chunk(2)
                 loss = loss + invariance * (first - second).pow(2).sum(-1).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             schedule.step()
             total += loss.detach() * len(chunk)
+        if checkpoint is not None:
+            state = {"fingerprint": fingerprint, "epoch": epoch + 1, "head": head.state_dict(),
+                     "adapter": {f"{name}.{k}": getattr(m, k).detach().cpu() for name, m in wrapped.items() for k in "AB"},
+                     "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+                     "rng": rng.bit_generator.state, "pair_rng": pair_rng.bit_generator.state,
+                     "torch_rng": torch.get_rng_state()}
+            if device != "cpu" and torch.cuda.is_available():
+                state["cuda_rng"] = torch.cuda.get_rng_state()
+            write_atomic(checkpoint, lambda tmp: torch.save(state, tmp))
         if progress is not None:
             progress(epoch, total.item() / len(ids))
     model.eval()
@@ -178,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pairing", choices=PAIRINGS, default=PAIRING,
                     help="prompts pulled to their counterfactual copies: benign ones, or every one but hate")
     ap.add_argument("--workers", type=int, default=1,
-                    help="adapters fitted at once, one process each (on a GPU: as many as the jobs; on a CPU: 1)")
+                    help="adapters fitted at once, one process each (on a GPU: as many as the jobs; on a CPU: the cores, "
+                         "each fit on its share of them)")
     ap.add_argument("-o", "--output", type=Path, default=ADAPTER_FILE)
     args = ap.parse_args(argv)
     styled = STYLED if args.styled is None else args.styled
@@ -200,7 +258,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.workers > 1:
             # One process per adapter, side by side: a step of so small a model is bound by launching
             # its kernels, not by the GPU (stop 22: eleven adapters in 215 s on one H100, eleven at once).
+            # On a CPU the cores are shared out (two one-thread fits on two cores: 12 % more steps a
+            # second than one two-thread fit, stop 24).
             import multiprocessing
+
+            if (args.device or default_device()) == "cpu":
+                os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.workers)))
 
             with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
                 for message in pool.imap_unordered(_fit_and_save, fits):
@@ -212,16 +275,23 @@ def main(argv: list[str] | None = None) -> None:
                 bar.advance(task)
 
 
+def checkpoint_path(adapter_path: Path) -> Path:
+    """Where the fit of ``adapter_path`` keeps its state between epochs (removed once it is written)."""
+    return adapter_path.with_name(adapter_path.name + ".partial.pt")
+
+
 def _fit_and_save(job) -> str:
     """Fit one adapter of ``main``'s jobs and save it; module level so a worker process can run it."""
     from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING
 
     rows, labels, pairs, path, epochs, device, invariance, pairing = job
-    adapter = train_adapter(rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device, pairs=pairs,
-                            invariance=invariance, pairing=pairing,
-                            progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
     path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = checkpoint_path(path)
+    adapter = train_adapter(rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device, pairs=pairs,
+                            invariance=invariance, pairing=pairing, checkpoint=checkpoint,
+                            progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
     adapter.save(path)
+    checkpoint.unlink(missing_ok=True)
     return f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)"
 
 
