@@ -93,7 +93,7 @@ def pool_by_length(model, rows: Sequence[Sequence[int]], device: str, runs: int 
 
 def default_device() -> str:
     """A GPU when torch sees one: eleven adapters (ten folds and the final one) take minutes on one
-    GPU and hours on two CPU cores (stop 18: one epoch of one adapter, over ten minutes)."""
+    GPU and about four hours on two CPU cores (stop 24)."""
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -124,7 +124,7 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
 
     ``checkpoint``: after each epoch the whole state of the fit (adapter, classifier, optimiser,
     schedule, every random stream) is written there, and a fit that finds one made from the same
-    rows and recipe goes on from it, so a run cut short (on two CPU cores an adapter takes ~25
+    rows and recipe goes on from it, so a run cut short (on two CPU cores an adapter takes ~20
     minutes) loses at most an epoch and ends where an uncut run would.  One made from other rows is
     ignored and overwritten."""
     import torch
@@ -151,7 +151,7 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
                                      layers, pooling, epochs, rank, seed, pairs.tolist(), float(invariance))).encode()).hexdigest()
     done = 0
     if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if state.get("fingerprint") == fingerprint:
             done = state["epoch"]
             for name, m in wrapped.items():
