@@ -280,18 +280,25 @@ def checkpoint_path(adapter_path: Path) -> Path:
     return adapter_path.with_name(adapter_path.name + ".partial.pt")
 
 
+def train_adapter_to(path: Path, texts: Sequence[str], labels: Sequence[int], n_classes: int, layers: int, pooling: str,
+                     **fit) -> EncoderAdapter:
+    """:func:`train_adapter` written to ``path``, checkpointed beside it after every epoch, so a rerun of
+    a fit cut short goes on from its last epoch; the checkpoint goes once the adapter is written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    adapter = train_adapter(texts, labels, n_classes, layers, pooling, checkpoint=checkpoint_path(path), **fit)
+    adapter.save(path)
+    checkpoint_path(path).unlink(missing_ok=True)
+    return adapter
+
+
 def _fit_and_save(job) -> str:
     """Fit one adapter of ``main``'s jobs and save it; module level so a worker process can run it."""
     from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING
 
     rows, labels, pairs, path, epochs, device, invariance, pairing = job
-    path.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint = checkpoint_path(path)
-    adapter = train_adapter(rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device, pairs=pairs,
-                            invariance=invariance, pairing=pairing, checkpoint=checkpoint,
-                            progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
-    adapter.save(path)
-    checkpoint.unlink(missing_ok=True)
+    adapter = train_adapter_to(path, rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device,
+                               pairs=pairs, invariance=invariance, pairing=pairing,
+                               progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
     return f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)"
 
 

@@ -345,20 +345,15 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
     rows: a rerun (or a run cut short) picks up the folds already fitted, also ones fitted on
     another machine (``python -m safety.models.train_encoder --folds`` on a GPU), and the bundled
     adapter's own (``BUNDLED_FOLDS``); one cut short mid-fit goes on from its last epoch."""
-    from safety.models.train_encoder import EPOCHS, checkpoint_path, train_adapter
+    from safety.models.train_encoder import EPOCHS, train_adapter_to
 
     path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs, invariance, pairing)
     for found in (path, BUNDLED_FOLDS / path.name):
         if found.is_file():
             return EncoderAdapter.load(found)
-    cache.mkdir(parents=True, exist_ok=True)
-    adapter = train_adapter(texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
+    return train_adapter_to(path, texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
                             epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance, pairing=pairing,
-                            checkpoint=checkpoint_path(path),
                             progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
-    adapter.save(path)
-    checkpoint_path(path).unlink(missing_ok=True)
-    return adapter
 
 
 def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = FOLDS,
