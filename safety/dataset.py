@@ -71,6 +71,11 @@ def _split(key: str, heldout_percent: int = HELDOUT_PERCENT) -> str:
 
 def load_prompt_set(path: str | Path = PROMPTS_FILE) -> list[LabelledPrompt]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}  # a file of comments alone holds no prompts
+    return labelled_prompts(data)
+
+
+def labelled_prompts(data: dict) -> list[LabelledPrompt]:
+    """Prompts of an already parsed label -> list-of-prompts mapping, each with its SHA-1 split."""
     return [LabelledPrompt(text, label, _split(text)) for label, texts in data.items() for text in texts or ()]
 
 

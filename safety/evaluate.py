@@ -34,7 +34,7 @@ from rich.table import Table
 from .adversarial import ATTACKS
 from .atomic import write_atomic
 from .dataset import (AILUMINATE_ATTRIBUTION, AILUMINATE_FILE, BENIGN_LABELS, FRESH_PROMPTS_FILE, PENDING_PROMPTS_FILE,
-                      LabelledPrompt, load_ailuminate, load_prompt_set)
+                      LabelledPrompt, labelled_prompts, load_ailuminate, load_prompt_set)
 from .prompt_filter import PromptFilter
 
 RECALL_TARGET, FALSE_REFUSAL_TARGET, ATTACK_GAP_TARGET = 0.95, 0.03, 0.05
@@ -71,16 +71,19 @@ def _interval(values: list[bool], confidence: float = 0.95) -> tuple[float, floa
     return float(low), float(high)
 
 
-def load_test_prompts(path: Path | None, categories) -> list[LabelledPrompt]:
+def load_test_prompts(path: Path | None, categories, allow_empty: bool = False) -> list[LabelledPrompt]:
     """The held-out split of the project's prompts, or every prompt of a team's own labelled file
     (prompts.yaml's format: label -> list of prompts), whose labels must be policy categories,
-    "safe" or "hard_benign"."""
+    "safe" or "hard_benign".  ``allow_empty``: a file of comments alone gives no prompts instead of
+    an error (the pending file after a refit)."""
     if path is None:
         return [p for p in load_prompt_set() if p.split == "heldout"]
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ValueError(f"cannot read {path} as a labelled prompt file (label: [prompts]): {exc}") from None
+    if allow_empty and not raw:
+        return []
     if not isinstance(raw, dict) or not raw:
         raise ValueError(f"cannot read {path} as a labelled prompt file (label: [prompts]): not a mapping of labels")
     unknown = sorted(set(map(str, raw)) - set(categories) - set(BENIGN_LABELS))
@@ -89,7 +92,7 @@ def load_test_prompts(path: Path | None, categories) -> list[LabelledPrompt]:
     # A label holding one string instead of a list would otherwise be read letter by letter.
     if not all(isinstance(v, list) and v and all(isinstance(t, str) and t.strip() for t in v) for v in raw.values()):
         raise ValueError(f"{path}: every label needs a list of non-empty prompt strings")
-    return load_prompt_set(path)
+    return labelled_prompts(raw)
 
 
 def evaluate_project(filter_: PromptFilter, attacks=ATTACKS, data: list[LabelledPrompt] | None = None) -> dict:
@@ -332,11 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     filters = {"full": PromptFilter()}
     try:
         if args.pending:
-            if not load_prompt_set(PENDING_PROMPTS_FILE):  # the last refit moved them all into prompts.yaml
-                console.print(f"no prompts are pending: {PENDING_PROMPTS_FILE.name} holds none, the heads were fitted on every one")
-                return 0
-            test_prompts = [p for p in load_test_prompts(PENDING_PROMPTS_FILE, filters["full"].policy.categories)
+            test_prompts = [p for p in load_test_prompts(PENDING_PROMPTS_FILE, filters["full"].policy.categories, allow_empty=True)
                             if p.split == "heldout"]
+            if not test_prompts:  # the last refit moved them all into prompts.yaml
+                console.print(f"no prompts are pending: {PENDING_PROMPTS_FILE.name} holds no held-out prompt, the heads were fitted on every one")
+                return 0
         else:
             test_prompts = load_test_prompts(args.prompts, filters["full"].policy.categories)
     except ValueError as exc:
