@@ -27,7 +27,7 @@ from rich.table import Table
 
 from .dataset import load_prompt_set
 from .prompt_filter import PromptFilter
-from .semantic import MINILM_LAYERS, EncoderAdapter, LinearHeads, SentenceEmbedder
+from .semantic import MINILM_LAYERS, EncoderAdapter, SemanticHeads, SentenceEmbedder
 
 P50_TARGET_MS, THROUGHPUT_TARGET = 10.0, 500.0
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    heads = LinearHeads.load()  # the encoder the default heads were fitted on: depth, pooling, adapter
+    heads = SemanticHeads.load()  # the encoder the default heads were fitted on: depth, pooling, adapter
     layers, pooling = heads.encoder_layers, heads.pooling
     adapter = EncoderAdapter.load(heads.encoder_adapter) if heads.encoder_adapter else None
     onnx = SentenceEmbedder(backend="onnx", threads=args.threads, layers=layers, pooling=pooling, adapter=adapter)

@@ -353,7 +353,7 @@ class LexicalHead:
     """A multinomial logistic regression over TF-IDF word uni- and bigrams of the normalised text.
 
     Sentence embeddings blur the exact words (a slur, a drug's street name, "steamy") into a
-    topic; this head keeps them.  It is blended with the embedding head (see ``LinearHeads``):
+    topic; this head keeps them.  It is blended with the embedding head (see ``SemanticHeads``):
     out-of-fold on the training data the blend reaches higher recall at the same benign rate than
     either alone (safety/README.md, "Heads").
     """
@@ -420,10 +420,10 @@ class LexicalHead:
         return out
 
 
-class LinearHeads:
+class SemanticHeads:
     """Heads over the embedding: P(category | prompt) per category, linear in the embedding or, with
-    ``hidden`` (W, b), in one ReLU layer of it, ``max(0, x @ W + b)`` (heads-v19; the name stayed when
-    the layer came, since heads files and callers use it; safety/README.md, "Heads").
+    ``hidden`` (W, b), in one ReLU layer of it, ``max(0, x @ W + b)`` (heads-v19; called ``LinearHeads``
+    until stop 25, when the network had made that name wrong; safety/README.md, "Heads").
 
     ``link="sigmoid"``: one independent logistic regression per category (one-vs-rest).
     ``link="softmax"``: one multinomial model (a logistic regression, or the network) whose classes are the categories and
@@ -461,7 +461,7 @@ class LinearHeads:
             raise ValueError(f"hidden layer has {self.hidden[0].shape[1]} units, the heads read {self.coef.shape[1]}")
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_HEADS) -> "LinearHeads":
+    def load(cls, path: str | Path = DEFAULT_HEADS) -> "SemanticHeads":
         try:
             with np.load(path, allow_pickle=False) as z:
                 link = str(z["link"]) if "link" in z.files else "sigmoid"
@@ -547,8 +547,8 @@ class SemanticLayer:
 
     name = "semantic"
 
-    def __init__(self, policy: Policy, heads: LinearHeads | str | Path | None = None, embedder: SentenceEmbedder | None = None) -> None:
-        self.heads = heads if isinstance(heads, LinearHeads) else LinearHeads.load(heads or DEFAULT_HEADS)
+    def __init__(self, policy: Policy, heads: SemanticHeads | str | Path | None = None, embedder: SentenceEmbedder | None = None) -> None:
+        self.heads = heads if isinstance(heads, SemanticHeads) else SemanticHeads.load(heads or DEFAULT_HEADS)
         if embedder is not None and getattr(embedder, "layers", self.heads.encoder_layers) != self.heads.encoder_layers:
             raise ValueError(f"heads {self.heads.version} were fitted on MiniLM layers 1-{self.heads.encoder_layers}; "
                              f"the embedder gives layers 1-{embedder.layers}")
@@ -593,7 +593,7 @@ class SemanticLayer:
         """Per text: the max over the text, its sentences and its word windows of each head's
         probability, the text pieces (the whole text first), per category which piece gave the
         max, and each category's share of the harm at that piece (None for sigmoid heads; see
-        ``LinearHeads.predict_proba_and_shares``)."""
+        ``SemanticHeads.predict_proba_and_shares``)."""
         sentences = sentences or [()] * len(texts)
         pieces = [list(dict.fromkeys([t, *(x for x in sents if len(x.split()) >= 3), *windows(t)]))
                   for t, sents in zip(texts, sentences)]

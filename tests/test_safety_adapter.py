@@ -7,7 +7,7 @@ import pytest
 
 import safety.semantic as semantic
 from safety.errors import ClassifierLoadError
-from safety.semantic import DEFAULT_HEADS, EncoderAdapter, LinearHeads, SemanticLayer, SentenceEmbedder, _default_model_path, _Pooled
+from safety.semantic import DEFAULT_HEADS, EncoderAdapter, SemanticHeads, SemanticLayer, SentenceEmbedder, _default_model_path, _Pooled
 
 PROMPTS = ["a chef cutting vegetables with a knife", "a man kicking a dog in a yard", "kids flying kites at the beach"]
 
@@ -92,15 +92,15 @@ def test_heads_name_their_adapter_and_refuse_another(tmp_path, monkeypatch):
     from safety.models.train_encoder import ADAPTER_FILE
 
     # The bundled heads (since heads-v17) read the bundled adapter, named by the SHA-1 of its numbers.
-    assert LinearHeads.load(DEFAULT_HEADS).adapter_sha1 == EncoderAdapter.load(ADAPTER_FILE).sha1
+    assert SemanticHeads.load(DEFAULT_HEADS).adapter_sha1 == EncoderAdapter.load(ADAPTER_FILE).sha1
     adapter = _random_adapter()
     adapter.save(tmp_path / "encoder_lora.safetensors")
     rng = np.random.default_rng(1)
-    heads = LinearHeads(["violence", "safe"], rng.normal(size=(2, 768)), np.zeros(2), version="tiny", link="softmax",
+    heads = SemanticHeads(["violence", "safe"], rng.normal(size=(2, 768)), np.zeros(2), version="tiny", link="softmax",
                         encoder_layers=3, pooling="mean+max", encoder_adapter=tmp_path / "encoder_lora.safetensors",
                         adapter_sha1=adapter.sha1)
     heads.save(tmp_path / "heads.npz")
-    again = LinearHeads.load(tmp_path / "heads.npz")  # the adapter is found beside the heads file
+    again = SemanticHeads.load(tmp_path / "heads.npz")  # the adapter is found beside the heads file
     assert again.adapter_sha1 == adapter.sha1 and again.encoder_adapter == str(tmp_path / "encoder_lora.safetensors")
     layer = SemanticLayer(load_policy(), again)
     assert "+lora" in layer.source_tag and layer.embedder.adapter_sha1 == adapter.sha1
@@ -111,7 +111,7 @@ def test_heads_name_their_adapter_and_refuse_another(tmp_path, monkeypatch):
     _random_adapter(scale=1.0).save(tmp_path / "encoder_lora.safetensors")
     monkeypatch.setattr(semantic, "_embedders", {})
     with pytest.raises(ClassifierLoadError, match="were fitted on encoder adapter"):
-        SemanticLayer(load_policy(), LinearHeads.load(tmp_path / "heads.npz")).embedder
+        SemanticLayer(load_policy(), SemanticHeads.load(tmp_path / "heads.npz")).embedder
 
 
 def test_fitting_on_token_ids_is_fitting_on_texts():

@@ -7,7 +7,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from safety.errors import ClassifierLoadError
-from safety.semantic import DEFAULT_HEADS, LexicalHead, LinearHeads
+from safety.semantic import DEFAULT_HEADS, LexicalHead, SemanticHeads
 
 CLASSES = ["violence", "drugs", "safe"]
 TEXTS = ["a man stabbed in an alley", "a gang shooting a rival", "snorting cocaine in a club", "selling heroin on a corner",
@@ -15,10 +15,10 @@ TEXTS = ["a man stabbed in an alley", "a gang shooting a rival", "snorting cocai
 LABELS = [0, 0, 1, 1, 2, 2, 2, 2]
 
 
-def tiny_heads(weight: float = 0.5) -> LinearHeads:
+def tiny_heads(weight: float = 0.5) -> SemanticHeads:
     rng = np.random.default_rng(0)
     lexical = LexicalHead.fit(TEXTS, np.array(LABELS), C=16.0)
-    return LinearHeads(CLASSES, rng.normal(size=(3, 8)), rng.normal(size=3), version="tiny", link="softmax",
+    return SemanticHeads(CLASSES, rng.normal(size=(3, 8)), rng.normal(size=3), version="tiny", link="softmax",
                        lexical=lexical, lexical_weight=weight)
 
 
@@ -70,18 +70,18 @@ def test_a_norm_floor_reads_a_prompt_with_one_known_word_at_its_own_small_streng
     heads = tiny_heads()
     heads.lexical = floored
     heads.save(tmp_path / "h.npz")
-    assert LinearHeads.load(tmp_path / "h.npz").lexical.norm_floor == pytest.approx(floored.norm_floor)
+    assert SemanticHeads.load(tmp_path / "h.npz").lexical.norm_floor == pytest.approx(floored.norm_floor)
     tiny_heads().save(tmp_path / "old.npz")
     with np.load(tmp_path / "old.npz") as z:
         assert "lexical_norm_floor" not in z.files
-    assert LinearHeads.load(tmp_path / "old.npz").lexical.norm_floor == 0.0
+    assert SemanticHeads.load(tmp_path / "old.npz").lexical.norm_floor == 0.0
 
 
 def test_blend_is_the_weighted_mean_and_needs_the_texts(tmp_path):
     heads = tiny_heads(0.25)
     emb = np.random.default_rng(1).normal(size=(2, 8)).astype(np.float32)
     texts = ["selling heroin", "kids flying kites"]
-    alone = LinearHeads(CLASSES, heads.coef, heads.intercept, link="softmax").predict_proba(emb)
+    alone = SemanticHeads(CLASSES, heads.coef, heads.intercept, link="softmax").predict_proba(emb)
     lexical_only = heads._link(heads.lexical.logits(texts))
     assert np.allclose(heads.predict_proba(emb, texts), 0.75 * alone + 0.25 * lexical_only, atol=1e-6)
     with pytest.raises(ValueError, match="texts"):
@@ -89,7 +89,7 @@ def test_blend_is_the_weighted_mean_and_needs_the_texts(tmp_path):
 
     path = tmp_path / "heads.npz"
     heads.save(path)
-    again = LinearHeads.load(path)
+    again = SemanticHeads.load(path)
     assert again.lexical_weight == 0.25 and again.lexical.vocabulary == heads.lexical.vocabulary
     assert np.allclose(again.predict_proba(emb, texts), heads.predict_proba(emb, texts), atol=1e-6)
 
@@ -97,22 +97,22 @@ def test_blend_is_the_weighted_mean_and_needs_the_texts(tmp_path):
 def test_a_hidden_layer_head_is_the_relu_network_and_survives_a_round_trip(tmp_path):
     rng = np.random.default_rng(3)
     w1, b1 = rng.normal(size=(8, 5)), rng.normal(size=5)
-    heads = LinearHeads(CLASSES, rng.normal(size=(3, 5)), rng.normal(size=3), link="softmax", hidden=(w1, b1),
+    heads = SemanticHeads(CLASSES, rng.normal(size=(3, 5)), rng.normal(size=3), link="softmax", hidden=(w1, b1),
                         lexical=tiny_heads().lexical, lexical_weight=0.25)
     emb = rng.normal(size=(4, 8)).astype(np.float32)
     texts = ["selling heroin", "a gang shooting a rival", "kids flying kites", "a chef"]
-    linear = LinearHeads(CLASSES, heads.coef, heads.intercept, link="softmax")
+    linear = SemanticHeads(CLASSES, heads.coef, heads.intercept, link="softmax")
     expected = 0.75 * linear.predict_proba(np.maximum(emb @ w1 + b1, 0)) + 0.25 * heads._link(heads.lexical.logits(texts))
     assert np.allclose(heads.predict_proba(emb, texts), expected, atol=1e-5)
     heads.save(tmp_path / "h.npz")
-    again = LinearHeads.load(tmp_path / "h.npz")
+    again = SemanticHeads.load(tmp_path / "h.npz")
     assert again.hidden is not None and np.allclose(again.predict_proba(emb, texts), heads.predict_proba(emb, texts), atol=1e-6)
     tiny_heads().save(tmp_path / "linear.npz")  # linear heads write no hidden layer and read back linear
     with np.load(tmp_path / "linear.npz") as z:
         assert "hidden_coef" not in z.files
-    assert LinearHeads.load(tmp_path / "linear.npz").hidden is None
+    assert SemanticHeads.load(tmp_path / "linear.npz").hidden is None
     with pytest.raises(ValueError, match="units"):
-        LinearHeads(CLASSES, rng.normal(size=(3, 6)), rng.normal(size=3), link="softmax", hidden=(w1, b1))
+        SemanticHeads(CLASSES, rng.normal(size=(3, 6)), rng.normal(size=3), link="softmax", hidden=(w1, b1))
 
 
 def test_fit_heads_hidden_layer_matches_sklearns_network():
@@ -161,13 +161,13 @@ def _against_safe(p):
 
 
 def test_bundled_heads_carry_the_lexical_part_and_a_broken_file_is_a_clear_error(tmp_path):
-    heads = LinearHeads.load(DEFAULT_HEADS)
+    heads = SemanticHeads.load(DEFAULT_HEADS)
     assert heads.lexical is not None and 0 < heads.lexical_weight < 1
     assert heads.coef.shape[0] == heads.lexical.coef.shape[0] == len(heads.categories)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
     with pytest.raises(ClassifierLoadError, match="cannot load semantic heads"):
-        LinearHeads.load(bad)
+        SemanticHeads.load(bad)
 
 
 def test_shares_are_the_blended_multinomial_over_the_harms():
@@ -185,7 +185,7 @@ def test_shares_are_the_blended_multinomial_over_the_harms():
     harm = mix[:, :2] / mix[:, :2].sum(axis=1, keepdims=True)
     assert np.allclose(shares[:, :2], harm, atol=1e-6) and np.all(shares[:, 2] == 0)
     assert np.allclose(shares.sum(axis=1), 1.0)
-    sigmoid = LinearHeads(CLASSES, heads.coef, heads.intercept, link="sigmoid")
+    sigmoid = SemanticHeads(CLASSES, heads.coef, heads.intercept, link="sigmoid")
     assert sigmoid.predict_proba_and_shares(emb)[1] is None
 
 
@@ -207,7 +207,7 @@ def test_a_category_is_reported_beside_the_top_one_only_with_its_share_of_the_ha
     cats = ["violence", "sexual_minors", "drugs", "safe"]
     # Identity heads: the embedding is the logits.  "shooting": P(safe) is small, so sexual_minors
     # beats "safe" (0.67 >= 0.48) while holding 7 % of the harm; "both": two harms, 45 % and 55 %.
-    heads = LinearHeads(cats, np.eye(4), np.zeros(4), version="test", link="softmax", encoder_layers=6)
+    heads = SemanticHeads(cats, np.eye(4), np.zeros(4), version="test", link="softmax", encoder_layers=6)
     embedder = _LookupEmbedder({"shooting in an office": [4.0, 1.5, 0.0, 0.8], "both harms at once": [3.0, 2.8, 0.0, 0.8],
                                 "a quiet harbour": [0.0, 0.0, 0.0, 3.0]})
     prompts = [NormalizedPrompt.of(t) for t in embedder.table]

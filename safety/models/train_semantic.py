@@ -54,7 +54,7 @@ from safety.models.context_copies import buried_copy, styled_copy
 from safety.models.counterfactual import IDENTITY_DESCRIPTORS, counterfactual_copies, insert_identity, swap_identity
 from safety.models.train_encoder import ADAPTER_FILE
 from safety.normalize import normalize
-from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdapter, LexicalHead, LinearHeads,
+from safety.semantic import (DEFAULT_HEADS, MINILM_LAYERS, POOLINGS, EncoderAdapter, LexicalHead, SemanticHeads,
                              SentenceEmbedder, get_embedder)
 
 CATEGORIES = ["sexual", "sexual_minors", "violence", "self_harm", "hate", "harassment", "weapons_mass_harm", "drugs",
@@ -172,7 +172,7 @@ def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None
               encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING, adapter: EncoderAdapter | None = None,
               adapter_file: Path | str = "", nullspace: np.ndarray | None = None,
               lexical_blind: list[str] | tuple[str, ...] = (), lexical_norm_floor: float = LEXICAL_NORM_FLOOR,
-              hidden_units: int = HIDDEN_UNITS, hidden_alpha: float = HIDDEN_ALPHA, hidden_seeds: int = HIDDEN_SEEDS) -> LinearHeads:
+              hidden_units: int = HIDDEN_UNITS, hidden_alpha: float = HIDDEN_ALPHA, hidden_seeds: int = HIDDEN_SEEDS) -> SemanticHeads:
     """The embedding head, and with ``texts`` (and a weight above 0) the TF-IDF head blended in.
     ``adapter``: the fine-tuned encoder the embeddings came from (saved as ``adapter_file``).
     ``nullspace``: orthonormal rows (directions) the embedding head must not read: it is fitted on
@@ -208,7 +208,7 @@ def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None
         raise ValueError(f"every class needs a training example; got {sorted({CLASSES[i] for i in clf.classes_})}")
     lexical = (LexicalHead.fit(texts, y, C=lexical_C, blind=lexical_blind, norm_floor_quantile=lexical_norm_floor)
                if texts is not None and lexical_weight > 0 else None)
-    return LinearHeads(CLASSES, coef, intercept, version=version, link="softmax", hidden=hidden,
+    return SemanticHeads(CLASSES, coef, intercept, version=version, link="softmax", hidden=hidden,
                        lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
                        encoder_adapter=adapter_file if adapter is not None else "",
                        adapter_sha1=adapter.sha1 if adapter is not None else "")
@@ -244,7 +244,7 @@ class Fold:
     """Heads fitted without one group fold, the fold's rows, and the encoder they read: its
     embeddings of every training row, and the embedder itself for the whole-filter rule."""
 
-    heads: LinearHeads
+    heads: SemanticHeads
     test: np.ndarray
     embeddings: np.ndarray
     embedder: SentenceEmbedder | None = None  # None: the process-wide one for the heads
