@@ -283,3 +283,31 @@ def test_a_fit_cut_short_resumes_from_its_checkpoint_to_the_uncut_adapter(tmp_pa
     other = train_adapter(texts[:4], y[:4], 2, checkpoint=checkpoint, progress=lambda e, loss: seen.append(e),
                           **{**fit, "pairs": []})
     assert seen == [1, 2, 0, 1, 2] and other.sha1 != uncut.sha1
+
+
+def test_only_folds_fits_the_missing_fold_adapters_and_keeps_the_adapter(tmp_path, monkeypatch):
+    # A run cut after the adapter was written must not spend another adapter's fit (22 minutes on
+    # two cores) redoing it: --only-folds fits the fold adapters the cache lacks, and nothing else.
+    import safety.models.train_encoder as te
+    import safety.models.train_semantic as ts
+
+    texts = [f"prompt number {i}" for i in range(20)]
+    labels = ["safe", "violence"] * 10
+    monkeypatch.setattr(ts, "training_examples", lambda *a, **k: (texts, labels, list(texts), [True] * 20))
+    monkeypatch.setattr(ts, "FOLDS", 4)
+    fitted = []
+    monkeypatch.setattr(te, "_fit_and_save", lambda job: fitted.append(job[3]) or f"fitted {job[3].name}")
+    cache, adapter = tmp_path / "folds", tmp_path / "encoder_lora.safetensors"
+
+    te.main(["--only-folds", "--fold-cache", str(cache), "-o", str(adapter)])
+    assert len(fitted) == 4 and adapter not in fitted and all(p.parent == cache and p.name.startswith(f"fold{k}-")
+                                                              for k, p in enumerate(fitted))
+    cache.mkdir()
+    fitted[1].touch()  # fold 1 was written before the cut
+    missing = [p for k, p in enumerate(fitted) if k != 1]
+    fitted.clear()
+    te.main(["--only-folds", "--fold-cache", str(cache), "-o", str(adapter)])
+    assert fitted == missing
+    fitted.clear()
+    te.main(["--folds", "--fold-cache", str(cache), "-o", str(adapter)])
+    assert fitted == [adapter] + missing

@@ -229,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--folds", action="store_true",
                     help="also fit the adapter without each of train_semantic's folds into --fold-cache (the ones "
                          "`train_semantic --threshold` reads; those already there are kept)")
+    ap.add_argument("--only-folds", action="store_true",
+                    help="fit only the fold adapters missing from --fold-cache and keep the adapter at --output "
+                         "(a run cut after the adapter was written goes on with its folds)")
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"))
     ap.add_argument("--invariance", type=float, default=INVARIANCE,
                     help="weight of the term that embeds each benign prompt like its counterfactual copies (0: none)")
@@ -242,8 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     styled = STYLED if args.styled is None else args.styled
     texts, labels, groups, original = training_examples(not args.no_external, styled=styled)
     pairs = counterfactual_pairs(labels, groups, original, args.pairing)
-    jobs = [(texts, labels, pairs, args.output)]
-    if args.folds:
+    jobs = [] if args.only_folds else [(texts, labels, pairs, args.output)]
+    if args.folds or args.only_folds:
         for k, (train, _test) in enumerate(fold_splits(texts, labels, groups, FOLDS)):
             rows, row_labels = [texts[i] for i in train], [labels[i] for i in train]
             path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, args.invariance,
