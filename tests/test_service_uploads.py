@@ -186,3 +186,30 @@ def test_chunked_json_bodies_are_cut_off_at_the_limit(live):
     ok = requests.post(f"{live.url}/v1/moderate/prompt", data=iter([b'{"prompt": "a red ball ', b'rolling"}']),
                        headers=headers, timeout=60)
     assert ok.status_code == 200 and ok.json()["action"] == "allow"
+
+
+def test_a_second_service_on_one_home_stops_before_touching_the_first_ones_uploads(tmp_path, monkeypatch, capsys):
+    # Two services on one home would each clear the other's uploads and both run the unfinished jobs.
+    from fastapi.testclient import TestClient
+    from service_support import service_settings
+
+    from skyseal.cli import main
+    from skyseal.errors import ConfigError
+    from skyseal.service import create_app
+    from skyseal.service.context import service_dir
+
+    settings = service_settings(tmp_path / "home")
+    with TestClient(create_app(settings)) as client:
+        receiving = service_dir(settings) / "uploads" / "in-flight.part"
+        receiving.write_bytes(b"half an upload")
+        with pytest.raises(ConfigError, match=rf"pid {os.getpid()}\).*one service process per home"):
+            create_app(settings)
+        monkeypatch.setenv("SKYSEAL_HOME", str(settings.home))
+        monkeypatch.delenv("SKYSEAL_CONFIG", raising=False)
+        assert main(["serve", "--port", "0"]) == 1
+        assert "another skyseal service" in capsys.readouterr().err
+        assert receiving.read_bytes() == b"half an upload"
+        assert client.get("/healthz").status_code == 200
+    with TestClient(create_app(settings)) as client:  # the lock went with the first service
+        assert client.get("/healthz").status_code == 200
+    assert not receiving.exists()  # the new service cleared what the stopped one left
