@@ -335,10 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     filters = {"full": PromptFilter()}
     try:
         if args.pending:
-            test_prompts = [p for p in load_test_prompts(PENDING_PROMPTS_FILE, filters["full"].policy.categories, allow_empty=True)
-                            if p.split == "heldout"]
-            if not test_prompts:  # the last refit moved them all into prompts.yaml
-                console.print(f"no prompts are pending: {PENDING_PROMPTS_FILE.name} holds no held-out prompt, the heads were fitted on every one")
+            pending = load_test_prompts(PENDING_PROMPTS_FILE, filters["full"].policy.categories, allow_empty=True)
+            test_prompts = [p for p in pending if p.split == "heldout"]
+            if not test_prompts:
+                console.print(f"no prompts are pending: {PENDING_PROMPTS_FILE.name} holds none, the heads were fitted on every one"
+                              if not pending else  # the last refit moved them all into prompts.yaml
+                              f"no pending prompt is held out: the {len(pending)} in {PENDING_PROMPTS_FILE.name} are all in its train half")
                 return 0
         else:
             test_prompts = load_test_prompts(args.prompts, filters["full"].policy.categories)

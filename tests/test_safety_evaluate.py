@@ -140,10 +140,16 @@ def test_pending_scores_the_held_out_half_of_the_prompts_written_since_the_heads
     assert evaluate.main(["--no-lexicon-baseline", "--ailuminate", str(tmp_path / "absent.csv"), "--pending", "--json", str(out)]) == 0
     assert "held-out half of pending.yaml" in capsys.readouterr().out
     project = json.loads(out.read_text())["full"]["project"]
-    held = [p for p in load_prompt_set(pending) if p.split == "heldout"]
+    held_and_train = load_prompt_set(pending)
+    held = [p for p in held_and_train if p.split == "heldout"]
     assert 0 < project["unsafe"]["ALL UNSAFE"]["n"] == sum(p.unsafe for p in held)
     assert 0 < project["benign"]["ALL BENIGN"]["n"] == sum(not p.unsafe for p in held)
     # Once a refit has moved every pending prompt into prompts.yaml, the file holds comments alone.
     pending.write_text("# Prompts written since the bundled heads were fitted (none now).\n", encoding="utf-8")
     assert evaluate.main(["--no-lexicon-baseline", "--ailuminate", str(tmp_path / "absent.csv"), "--pending"]) == 0
     assert "no prompts are pending" in capsys.readouterr().out
+    # A file whose prompts all fell in the train half has nothing to score, and says why.
+    train = [p for p in held_and_train if p.split == "train"]
+    pending.write_text(yaml.safe_dump({"hate": [p.text for p in train if p.unsafe]}), encoding="utf-8")
+    assert evaluate.main(["--no-lexicon-baseline", "--ailuminate", str(tmp_path / "absent.csv"), "--pending"]) == 0
+    assert f"the {sum(p.unsafe for p in train)} in pending.yaml are all in its train half" in capsys.readouterr().out
