@@ -97,8 +97,8 @@ def test_heads_name_their_adapter_and_refuse_another(tmp_path, monkeypatch):
     adapter.save(tmp_path / "encoder_lora.safetensors")
     rng = np.random.default_rng(1)
     heads = SemanticHeads(["violence", "safe"], rng.normal(size=(2, 768)), np.zeros(2), version="tiny", link="softmax",
-                        encoder_layers=3, pooling="mean+max", encoder_adapter=tmp_path / "encoder_lora.safetensors",
-                        adapter_sha1=adapter.sha1)
+                          encoder_layers=3, pooling="mean+max", encoder_adapter=tmp_path / "encoder_lora.safetensors",
+                          adapter_sha1=adapter.sha1)
     heads.save(tmp_path / "heads.npz")
     again = SemanticHeads.load(tmp_path / "heads.npz")  # the adapter is found beside the heads file
     assert again.adapter_sha1 == adapter.sha1 and again.encoder_adapter == str(tmp_path / "encoder_lora.safetensors")

@@ -19,7 +19,7 @@ def tiny_heads(weight: float = 0.5) -> SemanticHeads:
     rng = np.random.default_rng(0)
     lexical = LexicalHead.fit(TEXTS, np.array(LABELS), C=16.0)
     return SemanticHeads(CLASSES, rng.normal(size=(3, 8)), rng.normal(size=3), version="tiny", link="softmax",
-                       lexical=lexical, lexical_weight=weight)
+                         lexical=lexical, lexical_weight=weight)
 
 
 def test_lexical_logits_match_sklearns_tfidf_features():
@@ -98,7 +98,7 @@ def test_a_hidden_layer_head_is_the_relu_network_and_survives_a_round_trip(tmp_p
     rng = np.random.default_rng(3)
     w1, b1 = rng.normal(size=(8, 5)), rng.normal(size=5)
     heads = SemanticHeads(CLASSES, rng.normal(size=(3, 5)), rng.normal(size=3), link="softmax", hidden=(w1, b1),
-                        lexical=tiny_heads().lexical, lexical_weight=0.25)
+                          lexical=tiny_heads().lexical, lexical_weight=0.25)
     emb = rng.normal(size=(4, 8)).astype(np.float32)
     texts = ["selling heroin", "a gang shooting a rival", "kids flying kites", "a chef"]
     linear = SemanticHeads(CLASSES, heads.coef, heads.intercept, link="softmax")

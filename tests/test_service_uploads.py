@@ -13,9 +13,14 @@ import time
 
 import pytest
 import requests
-from service_support import LiveServer, make_key
+from fastapi.testclient import TestClient
+from service_support import LiveServer, make_key, service_settings
 
+from skyseal.cli import main
 from skyseal.config import ServiceSettings
+from skyseal.errors import ConfigError
+from skyseal.service import create_app
+from skyseal.service.context import service_dir
 
 LIMIT = 256 * 1024
 
@@ -190,14 +195,6 @@ def test_chunked_json_bodies_are_cut_off_at_the_limit(live):
 
 def test_a_second_service_on_one_home_stops_before_touching_the_first_ones_uploads(tmp_path, monkeypatch, capsys):
     # Two services on one home would each clear the other's uploads and both run the unfinished jobs.
-    from fastapi.testclient import TestClient
-    from service_support import service_settings
-
-    from skyseal.cli import main
-    from skyseal.errors import ConfigError
-    from skyseal.service import create_app
-    from skyseal.service.context import service_dir
-
     settings = service_settings(tmp_path / "home")
     with TestClient(create_app(settings)) as client:
         receiving = service_dir(settings) / "uploads" / "in-flight.part"

@@ -209,9 +209,9 @@ def fit_heads(embeddings: np.ndarray, labels: list[str], texts: list[str] | None
     lexical = (LexicalHead.fit(texts, y, C=lexical_C, blind=lexical_blind, norm_floor_quantile=lexical_norm_floor)
                if texts is not None and lexical_weight > 0 else None)
     return SemanticHeads(CLASSES, coef, intercept, version=version, link="softmax", hidden=hidden,
-                       lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
-                       encoder_adapter=adapter_file if adapter is not None else "",
-                       adapter_sha1=adapter.sha1 if adapter is not None else "")
+                         lexical=lexical, lexical_weight=lexical_weight, encoder_layers=encoder_layers, pooling=pooling,
+                         encoder_adapter=adapter_file if adapter is not None else "",
+                         adapter_sha1=adapter.sha1 if adapter is not None else "")
 
 
 def _project_out(x: np.ndarray, directions: np.ndarray | None) -> np.ndarray:
