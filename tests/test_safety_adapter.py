@@ -225,7 +225,7 @@ def test_adapters_fitted_side_by_side_are_the_ones_fitted_one_after_another(tmp_
     from safety.models.train_encoder import _fit_and_save
 
     rows = ["a gang beating a man", "a chef beating eggs", "a man kicking a dog", "kids kicking a ball"]
-    jobs = [(rows[:k], [0, 1, 0, 1][:k], [], tmp_path / f"w{k}.safetensors", 1, "cpu", 0.0, "benign") for k in (3, 4)]
+    jobs = [(rows[:k], [0, 1, 0, 1][:k], [], tmp_path / f"w{k}.safetensors", 1, "cpu", 0.0, "benign", 0) for k in (3, 4)]
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         side_by_side = list(pool.imap_unordered(_fit_and_save, jobs))
     assert all("wrote" in m for m in side_by_side)
@@ -311,3 +311,43 @@ def test_only_folds_fits_the_missing_fold_adapters_and_keeps_the_adapter(tmp_pat
     fitted.clear()
     te.main(["--folds", "--fold-cache", str(cache), "-o", str(adapter)])
     assert fitted == [adapter] + missing
+
+
+def _tiny_minilm(path, **config):
+    """MiniLM cut to one layer, with ``config`` changes, saved where _Pooled can load it."""
+    from transformers import AutoConfig, AutoModel
+
+    cfg = AutoConfig.from_pretrained(_default_model_path(), num_hidden_layers=1, **config)
+    AutoModel.from_pretrained(_default_model_path(), config=cfg).save_pretrained(path)
+    return path
+
+
+def test_adapters_fitted_together_are_the_ones_fitted_alone(tmp_path):
+    """`train_encoder --together` steps all its jobs at once; each job (its own rows, seed, pairs and
+    number of steps) ends as its own fit_adapter ends, to float rounding.  Dropout is off here: its masks
+    are the one draw the jobs share when fitted together."""
+    from safety.models.adapters_together import AdapterJob, fit_adapters_together
+    from safety.models.train_encoder import fit_adapter
+    from safety.semantic import load_tokenizer
+
+    model = _tiny_minilm(tmp_path / "minilm", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    subjects = ["a man", "a chef", "two kids", "an old woman", "a gang of teenagers on a rainy street at night", "a dog"]
+    actions = ["kicking a ball", "beating eggs", "beating a stranger", "cutting vegetables with a knife", "stabbing a man"]
+    texts = [f"{s} {a}" for s in subjects for a in actions]  # 30 rows of several lengths
+    ids = [e.ids for e in load_tokenizer(_default_model_path()).encode_batch(texts * 3)]
+    labels = [int("beating a" in t or "stabbing" in t) + int("gang" in t) for t in texts * 3]
+    jobs = [AdapterJob(ids[:40], labels[:40], [(0, 1), (5, 6), (10, 11)], seed=0),  # 2 steps an epoch
+            AdapterJob(ids[:60], labels[:60], [(1, 2), (7, 8)], seed=3),  # 2 steps, the last one short
+            AdapterJob(ids[:70], labels[:70], [], seed=0)]  # 3 steps, no pairs among paired jobs
+    fit = dict(n_classes=3, layers=1, pooling="mean+max", epochs=2, device="cpu", model_path=model, invariance=8.0)
+    losses = []
+    together = fit_adapters_together(jobs, progress=lambda j, epoch, loss: losses.append((j, epoch)), runs=3, **fit)
+    assert sorted(losses) == [(j, e) for j in range(3) for e in range(2)]
+    for job, joint in zip(jobs, together):
+        alone = fit_adapter(job.ids, job.labels, seed=job.seed, pairs=job.pairs, **fit)
+        assert joint.metadata == alone.metadata
+        for name, value in alone.tensors.items():
+            np.testing.assert_allclose(joint.tensors[name], value, rtol=1e-3, atol=1e-6, err_msg=name)
+    assert together[1].metadata["seed"] == "3" and "seed" not in together[0].metadata
+    assert not np.allclose(together[0].tensors["encoder.layer.0.output.dense.lora_B"],
+                           together[2].tensors["encoder.layer.0.output.dense.lora_B"])

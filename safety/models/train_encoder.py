@@ -142,7 +142,7 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
     optimiser = torch.optim.AdamW([{"params": adapter_params, "lr": LR}, {"params": head.parameters(), "lr": HEAD_LR}],
                                   weight_decay=0.01)
     steps = epochs * math.ceil(len(ids) / BATCH)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / 20) * max(0.0, 1 - s / steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, steps))
     y = torch.tensor(np.asarray(labels), device=device)
     rng = np.random.default_rng(seed)
     pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
@@ -201,15 +201,31 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
         if progress is not None:
             progress(epoch, total.item() / len(ids))
     model.eval()
+    return adapter_from({name: (m.A, m.B) for name, m in wrapped.items()}, rank, layers, pooling, epochs, len(ids), device,
+                        invariance, len(pairs), pairing, seed)
+
+
+def lr_factor(step: int, steps: int) -> float:
+    """The learning rate's share at ``step`` of ``steps``: a 20-step warm-up, then a linear decay to zero."""
+    return min(1.0, (step + 1) / 20) * max(0.0, 1 - step / steps)
+
+
+def adapter_from(factors: dict, rank: int, layers: int, pooling: str, epochs: int, examples: int, device: str,
+                 invariance: float, pairs: int, pairing: str, seed: int) -> EncoderAdapter:
+    """The fitted ``factors`` (layer name -> (A, B) tensors) as an adapter with its recipe in the metadata."""
+    import torch
+
     tensors = {}
-    for name, m in wrapped.items():
-        tensors[name + ".lora_A"] = m.A.detach().cpu().numpy().copy()
-        tensors[name + ".lora_B"] = m.B.detach().cpu().numpy().copy()
+    for name, (a, b) in factors.items():
+        tensors[name + ".lora_A"] = a.detach().cpu().numpy().copy()
+        tensors[name + ".lora_B"] = b.detach().cpu().numpy().copy()
     metadata = {"version": ADAPTER_VERSION, "rank": str(rank), "layers": str(layers), "pooling": pooling,
-                "epochs": str(epochs), "examples": str(len(ids)), "device": str(torch.device(device).type),
-                "invariance": repr(float(invariance)), "pairs": str(len(pairs) if invariance else 0)}
+                "epochs": str(epochs), "examples": str(examples), "device": str(torch.device(device).type),
+                "invariance": repr(float(invariance)), "pairs": str(pairs if invariance else 0)}
     if pairing != "benign":  # train_semantic pairs its fold adapters' rows as the adapter's were; older files lack it
         metadata["pairing"] = pairing
+    if seed:  # the bundled adapters were all fitted at seed 0, and their files carry no seed
+        metadata["seed"] = str(seed)
     return EncoderAdapter(tensors, ALPHA / rank, metadata)
 
 
@@ -240,6 +256,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1,
                     help="adapters fitted at once, one process each (on a GPU: as many as the jobs; on a CPU: the cores, "
                          "each fit on its share of them)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="the adapter's start and batch order (the bundled adapters: 0); the fold adapters' names carry it")
+    ap.add_argument("--together", action="store_true",
+                    help="fit all the adapters in lockstep in one process (adapters_together: on a GPU a step is bound by "
+                         "launching kernels, so eleven cost little more than one); no checkpoints")
     ap.add_argument("-o", "--output", type=Path, default=ADAPTER_FILE)
     args = ap.parse_args(argv)
     styled = STYLED if args.styled is None else args.styled
@@ -250,13 +271,16 @@ def main(argv: list[str] | None = None) -> None:
         for k, (train, _test) in enumerate(fold_splits(texts, labels, groups, FOLDS)):
             rows, row_labels = [texts[i] for i in train], [labels[i] for i in train]
             path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, args.invariance,
-                                     args.pairing)
+                                     args.pairing, args.seed)
             if not path.is_file():
                 jobs.append((rows, row_labels, pairs_within(pairs, train), path))
+    if args.together:
+        _fit_together(jobs, args)
+        return
     with Progress() as bar:
         task = bar.add_task("fine-tuning MiniLM (LoRA)", total=len(jobs))
         fits = [(rows, [CLASSES.index(label) for label in row_labels], row_pairs, path, args.epochs, args.device, args.invariance,
-                 args.pairing)
+                 args.pairing, args.seed)
                 for rows, row_labels, row_pairs, path in jobs]
         if args.workers > 1:
             # One process per adapter, side by side: a step of so small a model is bound by launching
@@ -276,6 +300,32 @@ def main(argv: list[str] | None = None) -> None:
             for fit in fits:
                 bar.console.print(_fit_and_save(fit))
                 bar.advance(task)
+
+
+def _fit_together(jobs: list, args) -> None:
+    """``main``'s jobs fitted in lockstep (adapters_together), each adapter written as soon as all are."""
+    from rich.progress import Progress
+
+    from safety.models.adapters_together import AdapterJob, fit_adapters_together
+    from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING
+
+    model_path = _default_model_path()
+    tokenizer = load_tokenizer(model_path)
+    ids = {}
+    for rows, *_ in jobs:
+        ids.update((t, None) for t in rows if t not in ids)
+    ids = dict(zip(ids, (e.ids for e in tokenizer.encode_batch(list(ids)))))
+    fits = [AdapterJob([ids[t] for t in rows], [CLASSES.index(label) for label in row_labels], row_pairs, args.seed)
+            for rows, row_labels, row_pairs, _path in jobs]
+    with Progress() as bar:
+        task = bar.add_task(f"fine-tuning MiniLM (LoRA), {len(jobs)} adapters together", total=len(jobs) * args.epochs)
+        adapters = fit_adapters_together(fits, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=args.epochs, device=args.device,
+                                         model_path=model_path, invariance=args.invariance, pairing=args.pairing,
+                                         progress=lambda j, epoch, loss: bar.advance(task))
+    for (rows, _labels, _pairs, path), adapter in zip(jobs, adapters):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        adapter.save(path)
+        print(f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)")
 
 
 def checkpoint_path(adapter_path: Path) -> Path:
@@ -298,9 +348,9 @@ def _fit_and_save(job) -> str:
     """Fit one adapter of ``main``'s jobs and save it; module level so a worker process can run it."""
     from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING
 
-    rows, labels, pairs, path, epochs, device, invariance, pairing = job
+    rows, labels, pairs, path, epochs, device, invariance, pairing, seed = job
     adapter = train_adapter_to(path, rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device,
-                               pairs=pairs, invariance=invariance, pairing=pairing,
+                               pairs=pairs, invariance=invariance, pairing=pairing, seed=seed,
                                progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
     return f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)"
 

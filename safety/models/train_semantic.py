@@ -326,7 +326,7 @@ def pairs_within(pairs: list[tuple[int, int]], rows) -> list[tuple[int, int]]:
 
 
 def fold_adapter_path(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
-                      epochs: int | None = None, invariance: float = 0.0, pairing: str = "benign") -> Path:
+                      epochs: int | None = None, invariance: float = 0.0, pairing: str = "benign", seed: int = 0) -> Path:
     """Where the adapter fitted on these rows is kept: named by the hash of its recipe and rows."""
     from safety.models.train_encoder import ADAPTER_VERSION, EPOCHS
 
@@ -334,25 +334,26 @@ def fold_adapter_path(texts: list[str], labels: list[str], layers: int, pooling:
     rows = ([str(t) for t in texts], [str(label) for label in labels])
     recipe = (ADAPTER_VERSION, epochs or EPOCHS, layers, pooling) + ((float(invariance),) if invariance else ())
     recipe += (pairing,) if invariance and pairing != "benign" else ()  # the names of benign-paired folds stay as before
+    recipe += (("seed", seed),) if seed else ()  # and those of seed 0
     key = hashlib.sha1(repr((*recipe, *rows)).encode()).hexdigest()[:16]
     return cache / f"fold{fold}-{key}.safetensors"
 
 
 def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str, cache: Path, fold: int,
                  epochs: int | None = None, device: str | None = None, pairs: list[tuple[int, int]] = (),
-                 invariance: float = 0.0, pairing: str = "benign") -> EncoderAdapter:
+                 invariance: float = 0.0, pairing: str = "benign", seed: int = 0) -> EncoderAdapter:
     """The encoder adapter fitted without one fold, kept in ``cache`` under the hash of its training
     rows: a rerun (or a run cut short) picks up the folds already fitted, also ones fitted on
     another machine (``python -m safety.models.train_encoder --folds`` on a GPU), and the bundled
     adapter's own (``BUNDLED_FOLDS``); one cut short mid-fit goes on from its last epoch."""
     from safety.models.train_encoder import EPOCHS, train_adapter_to
 
-    path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs, invariance, pairing)
+    path = fold_adapter_path(texts, labels, layers, pooling, cache, fold, epochs, invariance, pairing, seed)
     for found in (path, BUNDLED_FOLDS / path.name):
         if found.is_file():
             return EncoderAdapter.load(found)
     return train_adapter_to(path, texts, [CLASSES.index(label) for label in labels], len(CLASSES), layers, pooling,
-                            epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance, pairing=pairing,
+                            epochs=epochs or EPOCHS, device=device, pairs=pairs, invariance=invariance, pairing=pairing, seed=seed,
                             progress=lambda epoch, loss: print(f"    fold {fold} epoch {epoch}: loss {loss:.3f}", flush=True))
 
 
@@ -361,6 +362,7 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
                adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
                lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None,
                adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0, adapter_pairing: str = "benign",
+               adapter_seed: int = 0,
                earlier: EarlierFolds | None = None, lexical_norm_floor: float = LEXICAL_NORM_FLOOR,
                hidden_units: int = HIDDEN_UNITS, hidden_alpha: float = HIDDEN_ALPHA, hidden_seeds: int = HIDDEN_SEEDS) -> list[Fold]:
     """Heads fitted without each of ``folds`` group folds (a prompt and its copies share a fold);
@@ -379,7 +381,7 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
                 rows, row_labels, pairs, train_rows = earlier.texts, np.array(earlier.labels), earlier.pairs, earlier.splits[k][0]
             adapter = fold_adapter([rows[i] for i in train_rows], list(row_labels[train_rows]), encoder_layers, pooling,
                                    adapter_cache, k, epochs=adapter_epochs, pairs=pairs_within(list(pairs), train_rows),
-                                   invariance=adapter_invariance, pairing=adapter_pairing)
+                                   invariance=adapter_invariance, pairing=adapter_pairing, seed=adapter_seed)
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
@@ -537,7 +539,7 @@ def main(argv: list[str] | None = None) -> None:
                            adapter_epochs=int(adapter.metadata.get("epochs", 0)) or None if adapter else None,
                            adapter_invariance=float(adapter.metadata.get("invariance", 0)) if adapter else 0.0,
                            adapter_pairs=counterfactual_pairs(labels, groups, original, pairing) if adapter else (),
-                           adapter_pairing=pairing,
+                           adapter_pairing=pairing, adapter_seed=int(adapter.metadata.get("seed", 0)) if adapter else 0,
                            earlier=EarlierFolds.of(args.adapter_prompts, args.folds, pairing, external=external,
                                                    ailuminate_path=args.ailuminate, augment=not args.no_augment,
                                                    counterfactual=not args.no_counterfactual, buried=args.buried,
