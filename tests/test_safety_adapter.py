@@ -351,3 +351,27 @@ def test_adapters_fitted_together_are_the_ones_fitted_alone(tmp_path):
     assert together[1].metadata["seed"] == "3" and "seed" not in together[0].metadata
     assert not np.allclose(together[0].tensors["encoder.layer.0.output.dense.lora_B"],
                            together[2].tensors["encoder.layer.0.output.dense.lora_B"])
+
+
+def test_together_writes_the_adapter_and_fold_adapters_under_their_seeded_names(tmp_path, monkeypatch):
+    """`train_encoder --folds --together --seed 2` writes each adapter where train_semantic looks for it:
+    the fold adapters under names that carry the seed, beside (not over) seed 0's."""
+    import safety.models.train_encoder as te
+    import safety.models.train_semantic as ts
+
+    texts = [f"a man kicking ball number {i}" for i in range(12)]
+    labels = ["safe", "violence"] * 6
+    monkeypatch.setattr(ts, "training_examples", lambda *a, **k: (texts, labels, list(texts), [True] * 12))
+    monkeypatch.setattr(ts, "FOLDS", 2)
+    cache, adapter = tmp_path / "folds", tmp_path / "encoder_lora.safetensors"
+    te.main(["--folds", "--together", "--seed", "2", "--epochs", "1", "--device", "cpu", "--fold-cache", str(cache),
+             "-o", str(adapter)])
+    assert EncoderAdapter.load(adapter).metadata["seed"] == "2"
+    written = sorted(p.name for p in cache.iterdir())
+    expected = sorted(ts.fold_adapter_path([texts[i] for i in train], [labels[i] for i in train], ts.ENCODER_LAYERS,
+                                           ts.POOLING, cache, k, 1, te.INVARIANCE, ts.PAIRING, 2).name
+                      for k, (train, _test) in enumerate(ts.fold_splits(texts, labels, list(texts), 2)))
+    unseeded = [ts.fold_adapter_path([texts[i] for i in train], [labels[i] for i in train], ts.ENCODER_LAYERS, ts.POOLING,
+                                     cache, k, 1, te.INVARIANCE, ts.PAIRING).name
+                for k, (train, _test) in enumerate(ts.fold_splits(texts, labels, list(texts), 2))]
+    assert written == expected and not set(written) & set(unseeded)

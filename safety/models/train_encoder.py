@@ -21,7 +21,8 @@ default cuda when torch sees one) sees the same batches as a CPU run; only the a
 differs, so the bits of the adapter depend on the machine.  ``--folds`` also fits the adapter
 without each of train_semantic's folds into the cache its ``--threshold`` reads (eleven
 adapters: minutes on a GPU, about four hours on two CPU cores).  Each fit keeps a checkpoint beside its
-output after every epoch (``*.partial.pt``), so a run cut short goes on where it stopped.
+output after every epoch (``*.partial.pt``), so a run cut short goes on where it stopped.  ``--together``
+fits them all in lockstep in one process (adapters_together.py; for a GPU), ``--seed`` another start.
 """
 
 from __future__ import annotations
