@@ -48,6 +48,14 @@ INVARIANCE = 8.0  # weight of the counterfactual pairing term (fit_adapter); 0 f
 # random step's longest is ~49, so one padded batch spends most of its work on padding (stop 24, two
 # CPU cores: 0.55 s a step against 1.29 s).
 LENGTH_RUNS = 4
+# On a GPU a step is bound by the host launching kernels, and each run launches the whole model again (stop 26,
+# H200, adapters_together with 33 jobs: 133 ms a step in 8 runs, 81 ms in 2), so there the runs are fewer.
+GPU_LENGTH_RUNS = 2
+
+
+def length_runs(device: str) -> int:
+    """How many padded runs a step's rows are pooled in on ``device``."""
+    return LENGTH_RUNS if str(device).startswith("cpu") else GPU_LENGTH_RUNS
 _TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
             "intermediate.dense", "output.dense")
 
@@ -175,7 +183,7 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
             if invariance and len(pairs):
                 pick = pairs[pair_rng.integers(0, len(pairs), BATCH)]
                 rows += [ids[i] for i in pick.T.ravel()]
-            pooled = pool_by_length(model, rows, device)
+            pooled = pool_by_length(model, rows, device, length_runs(device))
             # The pooled halves are unit length: scaled up, a linear layer can reach confident logits.
             loss = torch.nn.functional.cross_entropy(head(pooled[:len(chunk)] * 20), y[torch.from_numpy(chunk).to(device)])
             if len(rows) > len(chunk):
