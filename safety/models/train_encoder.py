@@ -51,13 +51,13 @@ LENGTH_RUNS = 4
 # On a GPU a step is bound by the host launching kernels, and each run launches the whole model again (stop 26,
 # H200, adapters_together with 33 jobs: 133 ms a step in 8 runs, 81 ms in 2), so there the runs are fewer.
 GPU_LENGTH_RUNS = 2
+_TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+            "intermediate.dense", "output.dense")
 
 
 def length_runs(device: str) -> int:
     """How many padded runs a step's rows are pooled in on ``device``."""
     return LENGTH_RUNS if str(device).startswith("cpu") else GPU_LENGTH_RUNS
-_TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-            "intermediate.dense", "output.dense")
 
 
 def _lora_modules(torch, bert, rank: int):
