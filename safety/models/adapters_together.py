@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from safety.models.train_encoder import (ALPHA, BATCH, EPOCHS, HEAD_LR, LR, RANK, _lora_modules, adapter_from, default_device,
-                                         length_runs, lr_factor)
-from safety.semantic import EncoderAdapter, _default_model_path, _Pooled, embedding_dim, pad_batch
+                                         epoch_batches, length_runs, lr_factor, pool_jobs_by_length, wrap_targets)
+from safety.semantic import EncoderAdapter, _default_model_path, _Pooled, embedding_dim
 
 
 @dataclass
@@ -46,10 +46,8 @@ def _batches(job: AdapterJob, epochs: int, paired: bool) -> Iterator[tuple[int, 
     pair_rng = np.random.default_rng(job.seed + 1)
     pairs = np.asarray(job.pairs, np.int64).reshape(-1, 2)
     for epoch in range(epochs):
-        order = rng.permutation(len(job.ids))
-        for start in range(0, len(order), BATCH):
-            pick = pairs[pair_rng.integers(0, len(pairs), BATCH)] if paired and len(pairs) else None
-            yield epoch, order[start:start + BATCH], pick, start + BATCH >= len(order)
+        for step, (chunk, pick) in enumerate(epoch_batches(len(job.ids), pairs, rng, pair_rng, paired and len(pairs) > 0)):
+            yield epoch, chunk, pick, (step + 1) * BATCH >= len(job.ids)
 
 
 def _multi_lora(torch, bert, rank: int, starts: list[dict[str, object]]):
@@ -74,17 +72,7 @@ def _multi_lora(torch, bert, rank: int, starts: list[dict[str, object]]):
             delta = torch.bmm(torch.bmm(xs, self.a.transpose(1, 2)), self.b.transpose(1, 2))
             return self.base(x) + delta.reshape(*x.shape[:-1], -1) * (ALPHA / rank)
 
-    # _lora_modules wraps the target layers (its draws are thrown away); each wrapper is then swapped
-    # for a multi-job one around the same base layer.
-    wrapped = {}
-    for name, lora in _lora_modules(torch, bert, rank).items():
-        _, _, i, *parents, leaf = name.split(".")
-        owner = bert.encoder.layer[int(i)]
-        for part in parents:
-            owner = getattr(owner, part)
-        wrapped[name] = MultiLoRA(lora.base, name)
-        setattr(owner, leaf, wrapped[name])
-    return wrapped
+    return wrap_targets(bert, lambda name, base: MultiLoRA(base, name))
 
 
 def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: int, pooling: str, epochs: int = EPOCHS,
@@ -126,7 +114,6 @@ def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: in
     optimiser = torch.optim.AdamW(groups, weight_decay=0.01, fused=torch.device(device).type == "cuda")
 
     paired = bool(invariance) and any(len(job.pairs) for job in jobs)
-    width = BATCH * (3 if paired else 1)  # each job's rows in a step: its batch, then both sides of its pairs
     steps = [epochs * math.ceil(len(job.ids) / BATCH) for job in jobs]
     draws = [_batches(job, epochs, paired) for job in jobs]
     labels = [np.asarray(job.labels, np.int64) for job in jobs]
@@ -140,7 +127,8 @@ def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: in
         for j in active:
             epoch, chunk, pick, last = next(draws[j])
             ids = jobs[j].ids
-            job_rows = [ids[i] for i in chunk] + [ids[chunk[0]]] * (BATCH - len(chunk))  # padded with a copy, not scored
+            # A job's rows in a step: its batch (padded with copies, not scored), then both sides of its pairs.
+            job_rows = [ids[i] for i in chunk] + [ids[chunk[0]]] * (BATCH - len(chunk))
             if paired:
                 job_rows += [ids[i] for i in pick.T.ravel()] if pick is not None else [ids[chunk[0]]] * (2 * BATCH)
             rows.append(job_rows)
@@ -148,7 +136,7 @@ def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: in
             valid.append(len(chunk))
             pair_weight.append(float(invariance) if pick is not None else 0.0)
             ends.append((j, epoch, last))
-        pooled = _pool_jobs(torch, model, rows, width, dim, device, runs)
+        pooled = pool_jobs_by_length(model, rows, device, runs)
         weight, bias = torch.stack([weights[j] for j in active]), torch.stack([biases[j] for j in active])
         logits = torch.baddbmm(bias[:, None, :], pooled[:, :BATCH] * 20, weight.transpose(1, 2))
         nll = -torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(np.stack(targets)).to(device)[..., None]).squeeze(-1)
@@ -179,16 +167,3 @@ def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: in
                                      len(job.pairs), pairing, job.seed))
     return adapters
 
-
-def _pool_jobs(torch, model, rows: list[list[Sequence[int]]], width: int, dim: int, device: str, runs: int):
-    """Pooled embeddings [jobs, width, dim] of each job's ``width`` rows, in their order.  As in
-    train_encoder.pool_by_length, rows run in ``runs`` padded runs of similar length: within each
-    job they are sorted by length, and run q holds every job's q-th share of its sorted rows."""
-    order = np.stack([np.argsort([len(r) for r in job_rows], kind="stable") for job_rows in rows])  # [jobs, width]
-    parts = []
-    for cut in np.array_split(np.arange(width), min(runs, width)):
-        run = [job_rows[i] for job_rows, o in zip(rows, order) for i in o[cut]]
-        ids, mask = (torch.from_numpy(a).to(device) for a in pad_batch(run))
-        parts.append(model(ids, mask).reshape(len(rows), len(cut), dim))
-    inverse = torch.from_numpy(np.argsort(order, axis=1)).to(device)
-    return torch.gather(torch.cat(parts, 1), 1, inverse[..., None].expand(-1, -1, dim))

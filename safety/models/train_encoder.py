@@ -73,6 +73,12 @@ def _lora_modules(torch, bert, rank: int):
         def forward(self, x):
             return self.base(x) + (x @ self.A.T @ self.B.T) * (ALPHA / rank)
 
+    return wrap_targets(bert, lambda name, base: LoRA(base))
+
+
+def wrap_targets(bert, make) -> dict:
+    """Replace each target linear layer of ``bert`` by ``make(name, layer)``, layer by layer in _TARGETS order
+    (the order fit_adapter draws the adapters' starts in); returns name -> wrapper."""
     wrapped = {}
     for i, layer in enumerate(bert.encoder.layer):
         for target in _TARGETS:
@@ -80,9 +86,9 @@ def _lora_modules(torch, bert, rank: int):
             owner = layer
             for part in parents:
                 owner = getattr(owner, part)
-            lora = LoRA(getattr(owner, leaf))
-            setattr(owner, leaf, lora)
-            wrapped[f"encoder.layer.{i}.{target}"] = lora
+            name = f"encoder.layer.{i}.{target}"
+            wrapped[name] = make(name, getattr(owner, leaf))
+            setattr(owner, leaf, wrapped[name])
     return wrapped
 
 
@@ -90,14 +96,32 @@ def pool_by_length(model, rows: Sequence[Sequence[int]], device: str, runs: int 
     """The pooled embeddings of token-id ``rows``, in their order, computed in ``runs`` padded runs of
     rows of similar length.  Padding is masked out of attention and pooling, so this is one padded
     batch's result (to float rounding) for a fraction of its work."""
+    return pool_jobs_by_length(model, [rows], device, runs)[0]
+
+
+def pool_jobs_by_length(model, rows: Sequence[Sequence[Sequence[int]]], device: str, runs: int = LENGTH_RUNS):
+    """:func:`pool_by_length` for several jobs' rows at once, as [jobs, rows, dim]; every job has as many rows.
+    Within each job the rows are sorted by length, and run q holds every job's q-th share of its sorted rows."""
     import torch
 
-    order = np.argsort([len(r) for r in rows], kind="stable")
+    width = len(rows[0])
+    order = np.stack([np.argsort([len(r) for r in job_rows], kind="stable") for job_rows in rows])  # [jobs, width]
     parts = []
-    for run in np.array_split(order, min(runs, len(rows))):
-        ids, mask = (torch.from_numpy(a).to(device) for a in pad_batch([rows[i] for i in run]))
-        parts.append(model(ids, mask))
-    return torch.cat(parts)[torch.from_numpy(np.argsort(order)).to(device)]
+    for cut in np.array_split(np.arange(width), min(runs, width)):
+        run = [job_rows[i] for job_rows, o in zip(rows, order) for i in o[cut]]
+        ids, mask = (torch.from_numpy(a).to(device) for a in pad_batch(run))
+        parts.append(model(ids, mask).reshape(len(rows), len(cut), -1))
+    pooled = torch.cat(parts, 1)
+    inverse = torch.from_numpy(np.argsort(order, axis=1)).to(device)
+    return torch.gather(pooled, 1, inverse[..., None].expand(-1, -1, pooled.shape[-1]))
+
+
+def epoch_batches(n: int, pairs: np.ndarray, rng, pair_rng, paired: bool):
+    """One epoch of a fit's steps over ``n`` rows: (the step's rows, its pairs or None), drawn from ``rng``
+    and ``pair_rng`` (pairs only when ``paired``); fit_adapter and adapters_together draw through here."""
+    order = rng.permutation(n)
+    for start in range(0, n, BATCH):
+        yield order[start:start + BATCH], pairs[pair_rng.integers(0, len(pairs), BATCH)] if paired else None
 
 
 def default_device() -> str:
@@ -176,12 +200,9 @@ def fit_adapter(ids: Sequence[Sequence[int]], labels: Sequence[int], n_classes: 
     for epoch in range(done, epochs):
         model.train()
         total = torch.zeros((), device=device)
-        order = rng.permutation(len(ids))
-        for start in range(0, len(order), BATCH):
-            chunk = order[start:start + BATCH]
+        for chunk, pick in epoch_batches(len(ids), pairs, rng, pair_rng, bool(invariance and len(pairs))):
             rows = [ids[i] for i in chunk]
-            if invariance and len(pairs):
-                pick = pairs[pair_rng.integers(0, len(pairs), BATCH)]
+            if pick is not None:
                 rows += [ids[i] for i in pick.T.ravel()]
             pooled = pool_by_length(model, rows, device, length_runs(device))
             # The pooled halves are unit length: scaled up, a linear layer can reach confident logits.
