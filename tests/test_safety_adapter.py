@@ -323,9 +323,9 @@ def _tiny_minilm(path, **config):
 
 
 def test_adapters_fitted_together_are_the_ones_fitted_alone(tmp_path):
-    """`train_encoder --together` steps all its jobs at once; each job (its own rows, seed, pairs and
-    number of steps) ends as its own fit_adapter ends, to float rounding.  Dropout is off here: its masks
-    are the one draw the jobs share when fitted together."""
+    """`train_encoder --together` steps all its jobs at once; each job (its own rows, seed, pairs, weight of
+    the pairing term and number of steps) ends as its own fit_adapter ends, to float rounding.  Dropout is
+    off here: its masks are the one draw the jobs share when fitted together."""
     from safety.models.adapters_together import AdapterJob, fit_adapters_together
     from safety.models.train_encoder import fit_adapter
     from safety.semantic import load_tokenizer
@@ -337,18 +337,24 @@ def test_adapters_fitted_together_are_the_ones_fitted_alone(tmp_path):
     ids = [e.ids for e in load_tokenizer(_default_model_path()).encode_batch(texts * 3)]
     labels = [int("beating a" in t or "stabbing" in t) + int("gang" in t) for t in texts * 3]
     jobs = [AdapterJob(ids[:40], labels[:40], [(0, 1), (5, 6), (10, 11)], seed=0),  # 2 steps an epoch
-            AdapterJob(ids[:60], labels[:60], [(1, 2), (7, 8)], seed=3),  # 2 steps, the last one short
-            AdapterJob(ids[:70], labels[:70], [], seed=0)]  # 3 steps, no pairs among paired jobs
-    fit = dict(n_classes=3, layers=1, pooling="mean+max", epochs=2, device="cpu", model_path=model, invariance=8.0)
+            AdapterJob(ids[:60], labels[:60], [(1, 2), (7, 8)], seed=3, invariance=2.0),  # 2 steps, the last one short
+            AdapterJob(ids[:70], labels[:70], [], seed=0),  # 3 steps, no pairs among paired jobs
+            AdapterJob(ids[:40], labels[:40], [(0, 1), (5, 6)], seed=0, invariance=0.0)]  # pairs, unpaired draws
+    fit = dict(n_classes=3, layers=1, pooling="mean+max", epochs=2, device="cpu", model_path=model)
     losses = []
-    together = fit_adapters_together(jobs, progress=lambda j, epoch, loss: losses.append((j, epoch)), runs=3, **fit)
-    assert sorted(losses) == [(j, e) for j in range(3) for e in range(2)]
+    together = fit_adapters_together(jobs, progress=lambda j, epoch, loss: losses.append((j, epoch)), runs=3, invariance=8.0,
+                                     **fit)
+    assert sorted(losses) == [(j, e) for j in range(4) for e in range(2)]
     for job, joint in zip(jobs, together):
-        alone = fit_adapter(job.ids, job.labels, seed=job.seed, pairs=job.pairs, **fit)
+        alone = fit_adapter(job.ids, job.labels, seed=job.seed, pairs=job.pairs,
+                            invariance=8.0 if job.invariance is None else job.invariance, **fit)
         assert joint.metadata == alone.metadata
         for name, value in alone.tensors.items():
             np.testing.assert_allclose(joint.tensors[name], value, rtol=1e-3, atol=1e-6, err_msg=name)
     assert together[1].metadata["seed"] == "3" and "seed" not in together[0].metadata
+    assert [a.metadata["invariance"] for a in together] == ["8.0", "2.0", "8.0", "0.0"]
+    assert not np.allclose(together[0].tensors["encoder.layer.0.output.dense.lora_B"],
+                           together[3].tensors["encoder.layer.0.output.dense.lora_B"])
     assert not np.allclose(together[0].tensors["encoder.layer.0.output.dense.lora_B"],
                            together[2].tensors["encoder.layer.0.output.dense.lora_B"])
 
@@ -375,3 +381,30 @@ def test_together_writes_the_adapter_and_fold_adapters_under_their_seeded_names(
                                      cache, k, 1, te.INVARIANCE, ts.PAIRING).name
                 for k, (train, _test) in enumerate(ts.fold_splits(texts, labels, list(texts), 2))]
     assert written == expected and not set(written) & set(unseeded)
+
+
+def test_a_sweep_writes_every_variant_beside_the_adapter_and_its_folds_under_their_names(tmp_path, monkeypatch):
+    """`train_encoder --folds --together --seed 0 1 --invariance 8 4`: one adapter per weight and seed, each beside
+    the output under its own name (none over the bundled one), with its recipe in its metadata, and each one's fold
+    adapters where `train_semantic --threshold --adapter <variant>` looks for them."""
+    import safety.models.train_encoder as te
+    import safety.models.train_semantic as ts
+
+    texts = [f"a man kicking ball number {i}" for i in range(12)]
+    labels = ["safe", "violence"] * 6
+    monkeypatch.setattr(ts, "training_examples", lambda *a, **k: (texts, labels, list(texts), [True] * 12))
+    monkeypatch.setattr(ts, "FOLDS", 2)
+    cache, adapter = tmp_path / "folds", tmp_path / "encoder_lora.safetensors"
+    te.main(["--folds", "--together", "--seed", "0", "1", "--invariance", "8", "4", "--epochs", "1", "--device", "cpu",
+             "--fold-cache", str(cache), "-o", str(adapter)])
+    assert not adapter.exists()
+    expected_folds = []
+    for invariance in (8.0, 4.0):
+        for seed in (0, 1):
+            meta = EncoderAdapter.load(te.variant_path(adapter, invariance, seed)).metadata
+            assert (float(meta["invariance"]), int(meta.get("seed", 0))) == (invariance, seed)
+            expected_folds += [ts.fold_adapter_path([texts[i] for i in train], [labels[i] for i in train], ts.ENCODER_LAYERS,
+                                                    ts.POOLING, cache, k, 1, invariance, ts.PAIRING, seed).name
+                               for k, (train, _test) in enumerate(ts.fold_splits(texts, labels, list(texts), 2))]
+    assert te.variant_path(adapter, 4.0, 1).name == "encoder_lora-inv4-seed1.safetensors"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(expected_folds) and len(set(expected_folds)) == 8

@@ -32,12 +32,14 @@ from safety.semantic import EncoderAdapter, _default_model_path, _Pooled, embedd
 
 @dataclass
 class AdapterJob:
-    """One adapter to fit: token-id rows, integer labels, counterfactual pairs (row i, row j), a seed."""
+    """One adapter to fit: token-id rows, integer labels, counterfactual pairs (row i, row j), a seed, and
+    the weight of its invariance term (None: the call's ``invariance``), so one call can sweep that weight."""
 
     ids: Sequence[Sequence[int]]
     labels: Sequence[int]
     pairs: Sequence[tuple[int, int]] = ()
     seed: int = 0
+    invariance: float | None = None
 
 
 def _batches(job: AdapterJob, epochs: int, paired: bool) -> Iterator[tuple[int, np.ndarray, np.ndarray | None, bool]]:
@@ -113,9 +115,10 @@ def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: in
     # One fused kernel a group on a GPU, where the per-tensor loop would cost more launches than the model.
     optimiser = torch.optim.AdamW(groups, weight_decay=0.01, fused=torch.device(device).type == "cuda")
 
-    paired = bool(invariance) and any(len(job.pairs) for job in jobs)
+    weight_of = [float(invariance if job.invariance is None else job.invariance) for job in jobs]
+    paired = any(w and len(job.pairs) for w, job in zip(weight_of, jobs))
     steps = [epochs * math.ceil(len(job.ids) / BATCH) for job in jobs]
-    draws = [_batches(job, epochs, paired) for job in jobs]
+    draws = [_batches(job, epochs, bool(w)) for w, job in zip(weight_of, jobs)]
     labels = [np.asarray(job.labels, np.int64) for job in jobs]
     totals = torch.zeros(len(jobs), device=device, dtype=torch.float64)
     model.train()
@@ -134,7 +137,7 @@ def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: in
             rows.append(job_rows)
             targets.append(np.pad(labels[j][chunk], (0, BATCH - len(chunk))))
             valid.append(len(chunk))
-            pair_weight.append(float(invariance) if pick is not None else 0.0)
+            pair_weight.append(weight_of[j] if pick is not None else 0.0)
             ends.append((j, epoch, last))
         pooled = pool_jobs_by_length(model, rows, device, runs)
         weight, bias = torch.stack([weights[j] for j in active]), torch.stack([biases[j] for j in active])
@@ -163,7 +166,7 @@ def fit_adapters_together(jobs: Sequence[AdapterJob], n_classes: int, layers: in
     adapters = []
     for j, job in enumerate(jobs):
         factors = {name: (m.A[j], m.B[j]) for name, m in wrapped.items()}
-        adapters.append(adapter_from(factors, rank, layers, pooling, epochs, len(job.ids), device, invariance,
+        adapters.append(adapter_from(factors, rank, layers, pooling, epochs, len(job.ids), device, weight_of[j],
                                      len(job.pairs), pairing, job.seed))
     return adapters
 

@@ -22,7 +22,8 @@ differs, so the bits of the adapter depend on the machine.  ``--folds`` also fit
 without each of train_semantic's folds into the cache its ``--threshold`` reads (eleven
 adapters: minutes on a GPU, about four hours on two CPU cores).  Each fit keeps a checkpoint beside its
 output after every epoch (``*.partial.pt``), so a run cut short goes on where it stopped.  ``--together``
-fits them all in lockstep in one process (adapters_together.py; for a GPU), ``--seed`` another start.
+fits them all in lockstep in one process (adapters_together.py; for a GPU), ``--seed`` another start;
+several ``--seed`` or ``--invariance`` values sweep them, one adapter and its folds per pair (``variant_path``).
 """
 
 from __future__ import annotations
@@ -279,15 +280,17 @@ def main(argv: list[str] | None = None) -> None:
                     help="fit only the fold adapters missing from --fold-cache and keep the adapter at --output "
                          "(a run cut after the adapter was written goes on with its folds)")
     ap.add_argument("--fold-cache", type=Path, default=Path("runs/safety-encoder-folds"))
-    ap.add_argument("--invariance", type=float, default=INVARIANCE,
-                    help="weight of the term that embeds each benign prompt like its counterfactual copies (0: none)")
+    ap.add_argument("--invariance", type=float, nargs="+", default=[INVARIANCE],
+                    help="weight of the term that embeds each benign prompt like its counterfactual copies (0: none); "
+                         "several: one adapter (and its folds) per weight and seed, a sweep")
     ap.add_argument("--pairing", choices=PAIRINGS, default=PAIRING,
                     help="prompts pulled to their counterfactual copies: benign ones, or every one but hate")
     ap.add_argument("--workers", type=int, default=1,
                     help="adapters fitted at once, one process each (on a GPU: as many as the jobs; on a CPU: the cores, "
                          "each fit on its share of them)")
-    ap.add_argument("--seed", type=int, default=0,
-                    help="the adapter's start and batch order (the bundled adapters: 0); the fold adapters' names carry it")
+    ap.add_argument("--seed", type=int, nargs="+", default=[0],
+                    help="the adapter's start and batch order (the bundled adapters: 0); the fold adapters' names carry it; "
+                         "several: one adapter (and its folds) per seed and weight, a sweep")
     ap.add_argument("--together", action="store_true",
                     help="fit all the adapters in lockstep in one process (adapters_together: on a GPU a step is bound by "
                          "launching kernels, so eleven cost little more than one); no checkpoints")
@@ -296,22 +299,27 @@ def main(argv: list[str] | None = None) -> None:
     styled = STYLED if args.styled is None else args.styled
     texts, labels, groups, original = training_examples(not args.no_external, styled=styled)
     pairs = counterfactual_pairs(labels, groups, original, args.pairing)
-    jobs = [] if args.only_folds else [(texts, labels, pairs, args.output)]
-    if args.folds or args.only_folds:
-        for k, (train, _test) in enumerate(fold_splits(texts, labels, groups, FOLDS)):
+    variants = [(invariance, seed) for invariance in args.invariance for seed in args.seed]
+    splits = list(fold_splits(texts, labels, groups, FOLDS)) if args.folds or args.only_folds else []
+    jobs = []  # (rows, labels, pairs, path, invariance, seed)
+    for invariance, seed in variants:
+        if not args.only_folds:
+            jobs.append((texts, labels, pairs, variant_path(args.output, invariance, seed) if len(variants) > 1 else args.output,
+                         invariance, seed))
+        for k, (train, _test) in enumerate(splits):
             rows, row_labels = [texts[i] for i in train], [labels[i] for i in train]
-            path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, args.invariance,
-                                     args.pairing, args.seed)
+            path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, invariance,
+                                     args.pairing, seed)
             if not path.is_file():
-                jobs.append((rows, row_labels, pairs_within(pairs, train), path))
+                jobs.append((rows, row_labels, pairs_within(pairs, train), path, invariance, seed))
     if args.together:
         _fit_together(jobs, args)
         return
     with Progress() as bar:
         task = bar.add_task("fine-tuning MiniLM (LoRA)", total=len(jobs))
-        fits = [(rows, [CLASSES.index(label) for label in row_labels], row_pairs, path, args.epochs, args.device, args.invariance,
-                 args.pairing, args.seed)
-                for rows, row_labels, row_pairs, path in jobs]
+        fits = [(rows, [CLASSES.index(label) for label in row_labels], row_pairs, path, args.epochs, args.device, invariance,
+                 args.pairing, seed)
+                for rows, row_labels, row_pairs, path, invariance, seed in jobs]
         if args.workers > 1:
             # One process per adapter, side by side: a step of so small a model is bound by launching
             # its kernels, not by the GPU (stop 22: eleven adapters in 215 s on one H100, eleven at once).
@@ -345,17 +353,23 @@ def _fit_together(jobs: list, args) -> None:
     for rows, *_ in jobs:
         ids.update((t, None) for t in rows if t not in ids)
     ids = dict(zip(ids, (e.ids for e in tokenizer.encode_batch(list(ids)))))
-    fits = [AdapterJob([ids[t] for t in rows], [CLASSES.index(label) for label in row_labels], row_pairs, args.seed)
-            for rows, row_labels, row_pairs, _path in jobs]
+    fits = [AdapterJob([ids[t] for t in rows], [CLASSES.index(label) for label in row_labels], row_pairs, seed, invariance)
+            for rows, row_labels, row_pairs, _path, invariance, seed in jobs]
     with Progress() as bar:
         task = bar.add_task(f"fine-tuning MiniLM (LoRA), {len(jobs)} adapters together", total=len(jobs) * args.epochs)
         adapters = fit_adapters_together(fits, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=args.epochs, device=args.device,
-                                         model_path=model_path, invariance=args.invariance, pairing=args.pairing,
+                                         model_path=model_path, pairing=args.pairing,
                                          progress=lambda j, epoch, loss: bar.advance(task))
-    for (rows, _labels, _pairs, path), adapter in zip(jobs, adapters):
+    for (rows, _labels, _pairs, path, _invariance, _seed), adapter in zip(jobs, adapters):
         path.parent.mkdir(parents=True, exist_ok=True)
         adapter.save(path)
         print(f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)")
+
+
+def variant_path(output: Path, invariance: float, seed: int) -> Path:
+    """Where a sweep (several ``--invariance`` or ``--seed``) writes one variant's adapter: beside ``output``,
+    named by its weight and seed, so no variant overwrites the adapter the heads read."""
+    return output.with_name(f"{output.stem}-inv{invariance:g}-seed{seed}{output.suffix}")
 
 
 def checkpoint_path(adapter_path: Path) -> Path:
