@@ -117,3 +117,28 @@ def test_a_hidden_layer_head_fitted_with_a_nullspace_cannot_read_those_direction
     moved = x + 5.0 * identity
     assert np.allclose(blind.predict_proba(x), blind.predict_proba(moved), atol=1e-6)
     assert not np.allclose(plain.predict_proba(x), plain.predict_proba(moved), atol=1e-3)
+
+
+def test_out_of_fold_heads_are_blind_to_directions_found_in_their_own_training_rows_only():
+    """train_semantic --threshold: the identity directions a fold's heads may not read come from that
+    fold's training rows, so a held-out prompt's embedding never shapes the heads that score it."""
+    import numpy as np
+
+    from safety.models.train_semantic import fold_heads, fold_splits, identity_subspace, training_examples
+
+    def projector(d):
+        return d.T @ d
+
+    texts, labels, groups, _ = training_examples(external=False)
+    emb = np.random.default_rng(0).normal(size=(len(texts), 8))
+    folds = fold_heads(emb, texts, labels, groups, 4.0, folds=3, lexical_weight=0, identity_directions=2, hidden_units=0)
+    splits = fold_splits(texts, labels, groups, 3)
+    everyone = identity_subspace(texts, emb, 2)
+    for fold, (train, test) in zip(folds, splits):
+        own = identity_subspace(texts, emb, 2, rows=train)
+        assert np.allclose(fold.heads.coef @ own.T, 0.0, atol=1e-6)
+        assert not np.allclose(fold.heads.coef @ everyone.T, 0.0, atol=1e-3)
+        moved = emb.copy()
+        moved[test] = np.random.default_rng(1).normal(size=(len(test), 8))  # the held-out rows change...
+        assert np.allclose(projector(identity_subspace(texts, moved, 2, rows=train)), projector(own))  # ...their directions do not
+        assert not np.allclose(projector(identity_subspace(texts, moved, 2)), projector(everyone), atol=1e-3)

@@ -218,15 +218,17 @@ def _project_out(x: np.ndarray, directions: np.ndarray | None) -> np.ndarray:
     return x if directions is None or not len(directions) else x - (x @ directions.T) @ directions
 
 
-def identity_subspace(texts: list[str], embeddings: np.ndarray, k: int = IDENTITY_DIRECTIONS) -> np.ndarray | None:
+def identity_subspace(texts: list[str], embeddings: np.ndarray, k: int = IDENTITY_DIRECTIONS,
+                      rows: np.ndarray | None = None) -> np.ndarray | None:
     """The ``k`` directions along which an identity descriptor moves a benign training prompt's
     embedding: top right singular vectors of (copy - original) over its descriptor-inserted and
-    descriptor-swapped copies (counterfactual.py); ``texts`` are the normalised training texts."""
+    descriptor-swapped copies (counterfactual.py); ``texts`` are the normalised training texts.
+    ``rows``: read only these rows (a fold's training rows), so no other row's embedding counts."""
     if k <= 0:
         return None
     row: dict[str, int] = {}
-    for i, t in enumerate(texts):
-        row.setdefault(t, i)
+    for i in range(len(texts)) if rows is None else sorted(int(r) for r in rows):
+        row.setdefault(texts[i], i)
     diffs = []
     for p in load_prompt_set():
         if p.split != "train" or p.unsafe or (a := row.get(normalize(p.text))) is None:
@@ -359,7 +361,7 @@ def fold_adapter(texts: list[str], labels: list[str], layers: int, pooling: str,
 
 def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], groups: list[str], C: float, folds: int = FOLDS,
                lexical_weight: float = LEXICAL_WEIGHT, encoder_layers: int = ENCODER_LAYERS, pooling: str = POOLING,
-               adapter_cache: Path | None = None, nullspace: np.ndarray | None = None,
+               adapter_cache: Path | None = None, identity_directions: int = 0,
                lexical_blind: list[str] | tuple[str, ...] = (), adapter_epochs: int | None = None,
                adapter_pairs: list[tuple[int, int]] = (), adapter_invariance: float = 0.0, adapter_pairing: str = "benign",
                adapter_seed: int = 0,
@@ -369,7 +371,11 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
     both threshold rules below score the same fits.  With ``adapter_cache`` the encoder adapter is
     fitted without the fold too, so the out-of-fold scores never come from an encoder that saw the
     fold; otherwise every fold reads ``embeddings``.  With ``earlier`` the folds and the fold
-    adapters are those of the data the adapter was fitted on (``EarlierFolds``)."""
+    adapters are those of the data the adapter was fitted on (``EarlierFolds``).  Each fold's heads
+    are blind to ``identity_directions`` directions found in that fold's own embeddings of its
+    training rows (``identity_subspace``), as the shipped heads are to those of all rows: directions
+    taken from every row would let the held-out fold shape its own heads, and those of the bundled
+    adapter's space are not those of a fold adapter's."""
     labels_arr = np.array(labels)
     out = []
     for k, (train, test) in enumerate(fold_splits(texts, labels, groups, folds, earlier)):
@@ -384,6 +390,7 @@ def fold_heads(embeddings: np.ndarray, texts: list[str], labels: list[str], grou
                                    invariance=adapter_invariance, pairing=adapter_pairing, seed=adapter_seed)
             embedder = SentenceEmbedder(backend="torch", layers=encoder_layers, pooling=pooling, adapter=adapter)
             emb = embedder.encode(texts)
+        nullspace = identity_subspace(texts, emb, identity_directions, rows=train)
         heads = fit_heads(emb[train], list(labels_arr[train]), [texts[i] for i in train], C=C, lexical_weight=lexical_weight,
                           encoder_layers=encoder_layers, pooling=pooling, adapter=adapter, nullspace=nullspace,
                           lexical_blind=lexical_blind, lexical_norm_floor=lexical_norm_floor,
@@ -531,7 +538,8 @@ def main(argv: list[str] | None = None) -> None:
     heads.save(args.output)
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
-        folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight, nullspace=nullspace,
+        folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight,
+                           identity_directions=0 if args.no_counterfactual else args.identity_directions,
                            lexical_blind=blind, lexical_norm_floor=args.lexical_norm_floor,
                            hidden_units=args.hidden_units, hidden_alpha=args.hidden_alpha, hidden_seeds=args.hidden_seeds,
                            encoder_layers=args.layers, pooling=args.pooling,
