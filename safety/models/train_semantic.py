@@ -529,7 +529,8 @@ def main(argv: list[str] | None = None) -> None:
                                                          styled=args.styled)
     embeddings = get_embedder(args.layers, args.pooling, args.adapter if adapter else None).encode(texts)
     version = VERSION + ("+ailuminate" if external else "") + ("+lora" if adapter else "")
-    nullspace = identity_subspace(texts, embeddings, args.identity_directions) if not args.no_counterfactual else None
+    identity_directions = 0 if args.no_counterfactual else args.identity_directions  # no copies, no directions
+    nullspace = identity_subspace(texts, embeddings, identity_directions)
     blind = identity_words() if args.lexical_blind else ()
     heads = fit_heads(embeddings, labels, texts, C=args.C, version=version, lexical_weight=args.lexical_weight, nullspace=nullspace,
                       lexical_blind=blind, lexical_norm_floor=args.lexical_norm_floor,
@@ -539,7 +540,7 @@ def main(argv: list[str] | None = None) -> None:
     counts = {c: labels.count(c) for c in CLASSES}
     if args.threshold:
         folds = fold_heads(embeddings, texts, labels, groups, args.C, folds=args.folds, lexical_weight=args.lexical_weight,
-                           identity_directions=0 if args.no_counterfactual else args.identity_directions,
+                           identity_directions=identity_directions,
                            lexical_blind=blind, lexical_norm_floor=args.lexical_norm_floor,
                            hidden_units=args.hidden_units, hidden_alpha=args.hidden_alpha, hidden_seeds=args.hidden_seeds,
                            encoder_layers=args.layers, pooling=args.pooling,
