@@ -37,6 +37,7 @@ count against the budget.  Deterministic: same data, same heads.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import warnings
 from dataclasses import dataclass
@@ -230,15 +231,23 @@ def identity_subspace(texts: list[str], embeddings: np.ndarray, k: int = IDENTIT
     for i in range(len(texts)) if rows is None else sorted(int(r) for r in rows):
         row.setdefault(texts[i], i)
     diffs = []
-    for p in load_prompt_set():
-        if p.split != "train" or p.unsafe or (a := row.get(normalize(p.text))) is None:
+    for original, copies in _identity_copies():
+        if (a := row.get(original)) is None:
             continue
-        for copy in insert_identity(p.text, BENIGN_INSERTS) + swap_identity(p.text):
-            if (b := row.get(normalize(copy))) is not None:
+        for copy in copies:
+            if (b := row.get(copy)) is not None:
                 diffs.append(embeddings[b] - embeddings[a])
     if len(diffs) < k:
         return None
     return np.linalg.svd(np.array(diffs), full_matrices=False)[2][:k]
+
+
+@functools.cache
+def _identity_copies() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each benign training prompt, normalised, with its descriptor-inserted and -swapped copies:
+    a fit calls identity_subspace once per fold and the copies do not change within a process."""
+    return tuple((normalize(p.text), tuple(normalize(c) for c in insert_identity(p.text, BENIGN_INSERTS) + swap_identity(p.text)))
+                 for p in load_prompt_set() if p.split == "train" and not p.unsafe)
 
 
 @dataclass
