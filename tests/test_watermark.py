@@ -173,6 +173,22 @@ def test_configured_key_is_used_and_stays_secret():
     assert isinstance(build_watermarker(ProvenanceSettings()), SkysealWatermarker)
 
 
+def test_marking_with_the_public_development_key_warns_once_and_a_configured_key_does_not(caplog):
+    from skyseal import components
+    from skyseal.config import ProvenanceSettings
+
+    components._warn_public_key.cache_clear()
+    with caplog.at_level("WARNING", logger="skyseal"):
+        components.build_watermarker(ProvenanceSettings(watermark_key="deployment-secret-91c2"), embeds=True)
+        components.build_watermarker(ProvenanceSettings())  # reading marks: no warning
+        assert not caplog.records
+        components.build_watermarker(ProvenanceSettings(), embeds=True)
+        components.build_watermarker(ProvenanceSettings(), embeds=True)
+    assert [r.getMessage() for r in caplog.records if "public development key" in r.getMessage()] == \
+        ["watermark: the public development key is in use; a deployment sets its own secret as "
+         "provenance.watermark_key in the config file"]
+
+
 def test_layout_with_repeated_code_bits_round_trips_and_reads_nothing_unmarked():
     # Smaller cells with each code bit repeated over several of them: the soft values of the
     # repeats are combined before decoding, so the payload still comes back through H.264.
