@@ -225,7 +225,7 @@ def test_adapters_fitted_side_by_side_are_the_ones_fitted_one_after_another(tmp_
     from safety.models.train_encoder import _fit_and_save
 
     rows = ["a gang beating a man", "a chef beating eggs", "a man kicking a dog", "kids kicking a ball"]
-    jobs = [(rows[:k], [0, 1, 0, 1][:k], [], tmp_path / f"w{k}.safetensors", 1, "cpu", 0.0, "benign", 0) for k in (3, 4)]
+    jobs = [(rows[:k], [0, 1, 0, 1][:k], [], tmp_path / f"w{k}.safetensors", 1, "cpu", 0.0, "benign", 0, 1) for k in (3, 4)]
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         side_by_side = list(pool.imap_unordered(_fit_and_save, jobs))
     assert all("wrote" in m for m in side_by_side)
@@ -311,6 +311,11 @@ def test_only_folds_fits_the_missing_fold_adapters_and_keeps_the_adapter(tmp_pat
     fitted.clear()
     te.main(["--folds", "--fold-cache", str(cache), "-o", str(adapter)])
     assert fitted == [adapter] + missing
+
+    jobs = []  # another depth is another adapter: its own fold names, and the fits are told the depth
+    monkeypatch.setattr(te, "_fit_and_save", lambda job: jobs.append(job) or f"fitted {job[3].name}")
+    te.main(["--only-folds", "--layers", "4", "--fold-cache", str(cache), "-o", str(adapter)])
+    assert len(jobs) == 4 and {job[-1] for job in jobs} == {4} and not {job[3] for job in jobs} & set(missing + [fitted[0]])
 
 
 def _tiny_minilm(path, **config):

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from safety.atomic import write_atomic
-from safety.semantic import EncoderAdapter, _default_model_path, _Pooled, embedding_dim, load_tokenizer, pad_batch
+from safety.semantic import MINILM_LAYERS, EncoderAdapter, _default_model_path, _Pooled, embedding_dim, load_tokenizer, pad_batch
 
 ADAPTER_FILE = Path(__file__).with_name("encoder_lora.safetensors")
 RANK, ALPHA = 8, 16.0
@@ -294,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--together", action="store_true",
                     help="fit all the adapters in lockstep in one process (adapters_together: on a GPU a step is bound by "
                          "launching kernels, so eleven cost little more than one); no checkpoints")
+    ap.add_argument("--layers", type=int, default=ENCODER_LAYERS, choices=range(1, MINILM_LAYERS + 1),
+                    help="MiniLM layers adapted and pooled (the bundled adapter: ENCODER_LAYERS); the heads must then be "
+                         "fitted with the same `train_semantic --layers`")
     ap.add_argument("-o", "--output", type=Path, default=ADAPTER_FILE)
     args = ap.parse_args(argv)
     styled = STYLED if args.styled is None else args.styled
@@ -308,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
                          invariance, seed))
         for k, (train, _test) in enumerate(splits):
             rows, row_labels = [texts[i] for i in train], [labels[i] for i in train]
-            path = fold_adapter_path(rows, row_labels, ENCODER_LAYERS, POOLING, args.fold_cache, k, args.epochs, invariance,
+            path = fold_adapter_path(rows, row_labels, args.layers, POOLING, args.fold_cache, k, args.epochs, invariance,
                                      args.pairing, seed)
             if not path.is_file():
                 jobs.append((rows, row_labels, pairs_within(pairs, train), path, invariance, seed))
@@ -318,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     with Progress() as bar:
         task = bar.add_task("fine-tuning MiniLM (LoRA)", total=len(jobs))
         fits = [(rows, [CLASSES.index(label) for label in row_labels], row_pairs, path, args.epochs, args.device, invariance,
-                 args.pairing, seed)
+                 args.pairing, seed, args.layers)
                 for rows, row_labels, row_pairs, path, invariance, seed in jobs]
         if args.workers > 1:
             # One process per adapter, side by side: a step of so small a model is bound by launching
@@ -345,7 +348,7 @@ def _fit_together(jobs: list, args) -> None:
     from rich.progress import Progress
 
     from safety.models.adapters_together import AdapterJob, fit_adapters_together
-    from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING
+    from safety.models.train_semantic import CLASSES, POOLING
 
     model_path = _default_model_path()
     tokenizer = load_tokenizer(model_path)
@@ -357,7 +360,7 @@ def _fit_together(jobs: list, args) -> None:
             for rows, row_labels, row_pairs, _path, invariance, seed in jobs]
     with Progress() as bar:
         task = bar.add_task(f"fine-tuning MiniLM (LoRA), {len(jobs)} adapters together", total=len(jobs) * args.epochs)
-        adapters = fit_adapters_together(fits, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=args.epochs, device=args.device,
+        adapters = fit_adapters_together(fits, len(CLASSES), args.layers, POOLING, epochs=args.epochs, device=args.device,
                                          model_path=model_path, pairing=args.pairing,
                                          progress=lambda j, epoch, loss: bar.advance(task))
     for (rows, _labels, _pairs, path, _invariance, _seed), adapter in zip(jobs, adapters):
@@ -390,10 +393,10 @@ def train_adapter_to(path: Path, texts: Sequence[str], labels: Sequence[int], n_
 
 def _fit_and_save(job) -> str:
     """Fit one adapter of ``main``'s jobs and save it; module level so a worker process can run it."""
-    from safety.models.train_semantic import CLASSES, ENCODER_LAYERS, POOLING
+    from safety.models.train_semantic import CLASSES, POOLING
 
-    rows, labels, pairs, path, epochs, device, invariance, pairing, seed = job
-    adapter = train_adapter_to(path, rows, labels, len(CLASSES), ENCODER_LAYERS, POOLING, epochs=epochs, device=device,
+    rows, labels, pairs, path, epochs, device, invariance, pairing, seed, layers = job
+    adapter = train_adapter_to(path, rows, labels, len(CLASSES), layers, POOLING, epochs=epochs, device=device,
                                pairs=pairs, invariance=invariance, pairing=pairing, seed=seed,
                                progress=lambda epoch, loss: print(f"{path.name} epoch {epoch}: loss {loss:.3f}", flush=True))
     return f"wrote {path} (adapter {adapter.sha1[:12]}, {len(rows)} examples)"
