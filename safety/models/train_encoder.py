@@ -24,6 +24,7 @@ adapters: minutes on a GPU, about four hours on two CPU cores).  Each fit keeps 
 output after every epoch (``*.partial.pt``), so a run cut short goes on where it stopped.  ``--together``
 fits them all in lockstep in one process (adapters_together.py; for a GPU), ``--seed`` another start;
 several ``--seed`` or ``--invariance`` values sweep them, one adapter and its folds per pair (``variant_path``).
+``--layers`` adapts another depth of MiniLM (the heads then need ``train_semantic --layers`` to match).
 """
 
 from __future__ import annotations
