@@ -48,7 +48,9 @@ tries; the payload test uses the decoded codeword with a union bound over all
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -69,6 +71,16 @@ DEFAULT_KEY = "skyseal-public-development-key-v1"
 # Block-DCT coefficients (row, column frequency) carrying the mark; DC is left alone because
 # it makes blocky patterns.
 BAND = ((0, 1), (1, 0))
+
+
+@functools.cache
+def _warn_public_key() -> None:
+    # Anyone can read, forge or strip a mark made with the public key: fine for development, not for a
+    # deployment.  Once per process, so a batch or the service does not repeat it per clip; reading
+    # marks with it harms no one and stays quiet.
+    logging.getLogger("provenance").warning(
+        "watermark: marking with the public development key; a deployment sets its own secret "
+        "(provenance.watermark_key in the config, or SkysealWatermarker(key=...))")
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -174,6 +186,7 @@ class SkysealWatermarker:
             raise ValueError("working size too small for the payload")
         # The key only seeds the layout and is not kept, so it cannot leak through repr or errors.
         raw = key.encode() if isinstance(key, str) else bytes(key)
+        self._public_key = raw == DEFAULT_KEY.encode()
         for attempt in range(1000):
             seed = hashlib.sha256(b"skyseal-stdm-v2|" + raw + b"|" + str(attempt).encode()).digest()[:16]
             rng = np.random.default_rng(int.from_bytes(seed, "big"))
@@ -250,6 +263,8 @@ class SkysealWatermarker:
             raise ProvenanceError(f"{self.algorithm} needs frames of at least 64x64 pixels, got {frames.shape[2]}x{frames.shape[1]}")
         if not payload_is_valid(payload_hex):
             raise ProvenanceError("watermark payload must be 16 hex digits with a valid CRC")
+        if self._public_key:
+            _warn_public_key()
         bits = payload_to_codeword(payload_hex, self.generators)
         offset = self._dither + 0.5 * np.where(self._code_bit >= 0, bits[np.maximum(self._code_bit, 0)], 0)
         out = frames.copy()  # marked in place, frame by frame

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import logging
-
 from generator import ProceduralGenerator, VideoGenerator
 from provenance import Watermarker, get_watermarker
 
@@ -21,23 +18,10 @@ def build_generator(cfg: GeneratorSettings) -> VideoGenerator:
     raise ValueError(f"unknown generator backend {cfg.backend!r}")
 
 
-def build_watermarker(cfg: ProvenanceSettings, *, embeds: bool = False) -> Watermarker:
-    """``embeds``: the caller marks videos (generation, `skyseal watermark`, the service), so the
-    public development key earns a warning; reading marks with it harms no one."""
+def build_watermarker(cfg: ProvenanceSettings) -> Watermarker:
     if cfg.watermark == "skyseal" and cfg.watermark_key is not None:
         return get_watermarker(cfg.watermark, key=cfg.watermark_key.get_secret_value())
-    if cfg.watermark == "skyseal" and embeds:
-        _warn_public_key()
     return get_watermarker(cfg.watermark)
-
-
-@functools.cache
-def _warn_public_key() -> None:
-    # Anyone holding the public key can forge or strip the mark: fine on a laptop, not in a deployment.
-    # Once per process, so a batch or the service does not repeat it per clip.
-    logging.getLogger("skyseal").warning(
-        "watermark: the public development key is in use; a deployment sets its own secret "
-        "as provenance.watermark_key in the config file")
 
 
 def build_prompt_filter(settings: Settings):

@@ -101,7 +101,7 @@ class Pipeline:
             prompt_filter=build_prompt_filter(settings),
             generator=build_generator(settings.generator),
             output_classifier=build_output_classifier(settings),
-            watermarker=build_watermarker(settings.provenance, embeds=True),
+            watermarker=build_watermarker(settings.provenance),
             signing=signing_setup(settings),
             ledger=Ledger(settings.ledger_location),
             settings=settings,

@@ -159,7 +159,7 @@ def embed_watermark(source: str | Path, dest: str | Path, payload: str, settings
     frames = clip.frames
     if frames.shape[1] % 2 or frames.shape[2] % 2:  # H.264 4:2:0 needs even sizes: drop one edge row/column
         frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
-    wm = build_watermarker(settings.provenance, embeds=True)
+    wm = build_watermarker(settings.provenance)
     marked = wm.embed(frames, payload)
     with atomic_output(dest, suffix=".mp4") as tmp:
         encode_mp4(marked, tmp, fps=clip.fps, crf=settings.provenance.crf)

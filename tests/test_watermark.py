@@ -174,19 +174,19 @@ def test_configured_key_is_used_and_stays_secret():
 
 
 def test_marking_with_the_public_development_key_warns_once_and_a_configured_key_does_not(caplog):
-    from skyseal import components
-    from skyseal.config import ProvenanceSettings
+    from provenance import wm_skyseal
 
-    components._warn_public_key.cache_clear()
-    with caplog.at_level("WARNING", logger="skyseal"):
-        components.build_watermarker(ProvenanceSettings(watermark_key="deployment-secret-91c2"), embeds=True)
-        components.build_watermarker(ProvenanceSettings())  # reading marks: no warning
+    wm_skyseal._warn_public_key.cache_clear()
+    frames = _pan("coffee", n=2)
+    with caplog.at_level("WARNING", logger="provenance"):
+        SkysealWatermarker(key="deployment-secret-91c2").embed(frames, PAYLOAD)
+        SkysealWatermarker().detect(frames)  # reading marks with the public key: no warning
         assert not caplog.records
-        components.build_watermarker(ProvenanceSettings(), embeds=True)
-        components.build_watermarker(ProvenanceSettings(), embeds=True)
-    assert [r.getMessage() for r in caplog.records if "public development key" in r.getMessage()] == \
-        ["watermark: the public development key is in use; a deployment sets its own secret as "
-         "provenance.watermark_key in the config file"]
+        SkysealWatermarker().embed(frames, PAYLOAD)
+        SkysealWatermarker(key=wm_skyseal.DEFAULT_KEY.encode()).embed(frames, PAYLOAD)
+    assert [r.getMessage() for r in caplog.records] == [
+        "watermark: marking with the public development key; a deployment sets its own secret "
+        "(provenance.watermark_key in the config, or SkysealWatermarker(key=...))"]
 
 
 def test_layout_with_repeated_code_bits_round_trips_and_reads_nothing_unmarked():

@@ -105,7 +105,7 @@ class ServiceContext:
                 "prompt_filter": build_prompt_filter(self.settings),
                 "prompt_filter_lock": threading.Lock(),
                 "ledger": Ledger(self.settings.ledger_location),
-                "watermarker": build_watermarker(self.settings.provenance, embeds=True),
+                "watermarker": build_watermarker(self.settings.provenance),
                 "trust_anchors_pem": signing_setup(self.settings).trust_anchors_pem,
             }
         return self._shared
