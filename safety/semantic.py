@@ -1,5 +1,5 @@
 """The semantic layer: all-MiniLM-L6-v2 embeddings (token states after as many of its layers as
-the heads were fitted on, pooled as they were: for the bundled heads, three layers, mean and max
+the heads were fitted on, pooled as they were: for the bundled heads, four layers, mean and max
 pooled) scored by per-category heads.
 
 The embedder loads lazily, once per process (``get_embedder``), never at import.

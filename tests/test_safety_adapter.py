@@ -314,8 +314,9 @@ def test_only_folds_fits_the_missing_fold_adapters_and_keeps_the_adapter(tmp_pat
 
     jobs = []  # another depth is another adapter: its own fold names, and the fits are told the depth
     monkeypatch.setattr(te, "_fit_and_save", lambda job: jobs.append(job) or f"fitted {job[3].name}")
-    te.main(["--only-folds", "--layers", "4", "--fold-cache", str(cache), "-o", str(adapter)])
-    assert len(jobs) == 4 and {job[-1] for job in jobs} == {4} and not {job[3] for job in jobs} & set(missing + [fitted[0]])
+    other = ts.ENCODER_LAYERS - 1
+    te.main(["--only-folds", "--layers", str(other), "--fold-cache", str(cache), "-o", str(adapter)])
+    assert len(jobs) == 4 and {job[-1] for job in jobs} == {other} and not {job[3] for job in jobs} & set(missing + [fitted[0]])
 
 
 def _tiny_minilm(path, **config):
